@@ -1,0 +1,235 @@
+"""The catalog: every run, materialization and check result as rows in the warehouse.
+
+Analysts answer "when was this last refreshed and did it pass" in SQL::
+
+    select asset_key, max(finished_at) from asset_catalog.materializations
+    where status = 'success' group by 1;
+
+DDL is portable to Redshift (no JSONB, no arrays, no ON CONFLICT); metadata is JSON text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from assetgraph.warehouse import Warehouse, connect
+
+__all__ = [
+    "SCHEMA",
+    "ensure_catalog",
+    "record_run_start",
+    "record_run_end",
+    "record_materialization",
+    "record_check",
+    "latest_status",
+    "AssetStatusRow",
+    "utcnow",
+]
+
+SCHEMA = "asset_catalog"
+
+_DDL = [
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {SCHEMA}.runs (
+        run_id varchar(64) not null,
+        selection varchar(4096),
+        partitions varchar(4096),
+        status varchar(32),
+        started_at timestamp,
+        finished_at timestamp,
+        trigger varchar(64),
+        message varchar(4096)
+    )""",
+    f"""create table if not exists {SCHEMA}.materializations (
+        run_id varchar(64) not null,
+        asset_key varchar(512) not null,
+        partition_key varchar(64),
+        status varchar(32) not null,
+        started_at timestamp,
+        finished_at timestamp,
+        row_count bigint,
+        code_version varchar(128),
+        attempts integer,
+        message varchar(4096),
+        metadata varchar(65535)
+    )""",
+    f"""create table if not exists {SCHEMA}.check_results (
+        run_id varchar(64) not null,
+        asset_key varchar(512) not null,
+        check_name varchar(512) not null,
+        partition_key varchar(64),
+        source varchar(32),
+        blocking boolean,
+        status varchar(32) not null,
+        message varchar(4096),
+        metadata varchar(65535),
+        evaluated_at timestamp
+    )""",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _json(value: Mapping[str, Any] | None) -> str:
+    text = json.dumps(dict(value or {}), default=str, sort_keys=True)
+    return text[:65000]
+
+
+def _clip(text: str | None, n: int = 4000) -> str | None:
+    return None if text is None else text[:n]
+
+
+def ensure_catalog(wh: Warehouse) -> None:
+    with connect(wh) as conn, conn.cursor() as cur:
+        for stmt in _DDL:
+            cur.execute(stmt)
+
+
+def record_run_start(wh: Warehouse, run_id: str, selection: str, partitions: Sequence[str], trigger: str) -> None:
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"insert into {SCHEMA}.runs (run_id, selection, partitions, status, started_at, trigger)"
+            " values (%s, %s, %s, 'running', %s, %s)",
+            (run_id, _clip(selection), _clip(",".join(partitions)), utcnow(), trigger),
+        )
+
+
+def record_run_end(wh: Warehouse, run_id: str, status: str, message: str = "") -> None:
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"update {SCHEMA}.runs set status = %s, finished_at = %s, message = %s where run_id = %s",
+            (status, utcnow(), _clip(message), run_id),
+        )
+
+
+def record_materialization(
+    wh: Warehouse,
+    *,
+    run_id: str,
+    asset_key: str,
+    partition_key: str | None,
+    status: str,
+    started_at: dt.datetime | None,
+    finished_at: dt.datetime | None,
+    row_count: int | None = None,
+    code_version: str | None = None,
+    attempts: int = 1,
+    message: str = "",
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"insert into {SCHEMA}.materializations (run_id, asset_key, partition_key, status,"
+            " started_at, finished_at, row_count, code_version, attempts, message, metadata)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                run_id, asset_key, partition_key, status, started_at, finished_at, row_count,
+                code_version, attempts, _clip(message), _json(metadata),
+            ),
+        )
+
+
+def record_check(
+    wh: Warehouse,
+    *,
+    run_id: str,
+    asset_key: str,
+    check_name: str,
+    partition_key: str | None,
+    source: str,
+    blocking: bool,
+    status: str,
+    message: str = "",
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"insert into {SCHEMA}.check_results (run_id, asset_key, check_name, partition_key,"
+            " source, blocking, status, message, metadata, evaluated_at)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                run_id, asset_key, check_name, partition_key, source, blocking, status,
+                _clip(message), _json(metadata), utcnow(),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AssetStatusRow:
+    asset_key: str
+    last_status: str | None
+    last_run_id: str | None
+    last_finished_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_row_count: int | None
+    failed_checks: tuple[str, ...]
+
+
+def latest_status(wh: Warehouse, keys: Iterable[str]) -> dict[str, AssetStatusRow]:
+    """Last materialization per asset, last success time, and checks failing in the last run."""
+    keys = list(keys)
+    out: dict[str, AssetStatusRow] = {}
+    if not keys:
+        return out
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select exists (select 1 from information_schema.tables"
+            " where table_schema = %s and table_name = 'materializations')",
+            (SCHEMA,),
+        )
+        if not cur.fetchone()[0]:
+            return {k: AssetStatusRow(k, None, None, None, None, None, ()) for k in keys}
+        cur.execute(
+            f"""
+            with ranked as (
+                select asset_key, status, run_id, finished_at, row_count,
+                       row_number() over (partition by asset_key order by finished_at desc nulls last) as rn
+                from {SCHEMA}.materializations
+                where asset_key in %s and status <> 'running'
+            ),
+            success as (
+                select asset_key, max(finished_at) as last_success_at
+                from {SCHEMA}.materializations
+                where asset_key in %s and status = 'success'
+                group by asset_key
+            )
+            select r.asset_key, r.status, r.run_id, r.finished_at, r.row_count, s.last_success_at
+            from ranked as r left join success as s on r.asset_key = s.asset_key
+            where r.rn = 1
+            """,
+            (tuple(keys), tuple(keys)),
+        )
+        rows = {r[0]: r for r in cur.fetchall()}
+        cur.execute(
+            f"""
+            select c.asset_key, c.check_name from {SCHEMA}.check_results as c
+            join (
+                select asset_key, max(evaluated_at) as at from {SCHEMA}.check_results
+                where asset_key in %s group by asset_key
+            ) as last on c.asset_key = last.asset_key
+            join {SCHEMA}.check_results as latest_run
+              on latest_run.asset_key = last.asset_key and latest_run.evaluated_at = last.at
+            where c.run_id = latest_run.run_id and c.status in ('failed', 'error')
+            """,
+            (tuple(keys),),
+        )
+        failing: dict[str, set[str]] = {}
+        for asset_key, check_name in cur.fetchall():
+            failing.setdefault(asset_key, set()).add(check_name)
+    for k in keys:
+        r = rows.get(k)
+        out[k] = AssetStatusRow(
+            asset_key=k,
+            last_status=r[1] if r else None,
+            last_run_id=r[2] if r else None,
+            last_finished_at=r[3] if r else None,
+            last_success_at=r[5] if r else None,
+            last_row_count=r[4] if r else None,
+            failed_checks=tuple(sorted(failing.get(k, ()))),
+        )
+    return out

@@ -1,0 +1,181 @@
+"""Python assets and checks: decorators that pair a spec with a function, and the loader that
+collects them from modules. No global registry: whatever a module exposes is what exists."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from assetgraph.errors import ConfigError, DuplicateAssetError
+from assetgraph.keys import AssetKey, CheckKey, CoercibleToAssetKey
+from assetgraph.specs import (
+    AssetKind,
+    AssetSpec,
+    CheckResult,
+    CheckSpec,
+    DailyPartitions,
+    FreshnessPolicy,
+    MaterializeResult,
+)
+
+__all__ = [
+    "AssetContext",
+    "AssetDefinition",
+    "CheckDefinition",
+    "asset",
+    "asset_check",
+    "load_definitions",
+    "Definitions",
+]
+
+
+@dataclass
+class AssetContext:
+    """What an asset or check function gets at run time."""
+
+    key: AssetKey
+    run_id: str
+    warehouse: Any  # assetgraph.warehouse.Warehouse (typed loosely to keep imports light)
+    partition: str | None = None
+    dry_run: bool = False
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("assetgraph"))
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssetDefinition:
+    spec: AssetSpec
+    fn: Callable[[AssetContext], MaterializeResult | None]
+    origin: str = ""
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    def __call__(self, context: AssetContext) -> MaterializeResult | None:
+        return self.fn(context)
+
+
+@dataclass(frozen=True)
+class CheckDefinition:
+    spec: CheckSpec
+    fn: Callable[[AssetContext], CheckResult]
+    origin: str = ""
+
+    @property
+    def key(self) -> CheckKey:
+        return self.spec.key
+
+
+def asset(
+    key: CoercibleToAssetKey,
+    *,
+    deps: Iterable[CoercibleToAssetKey] = (),
+    kind: AssetKind | str = AssetKind.PYTHON,
+    group: str | None = None,
+    tags: Iterable[str] = (),
+    owners: Iterable[str] = (),
+    description: str | None = None,
+    freshness: FreshnessPolicy | None = None,
+    partitions: DailyPartitions | None = None,
+    retries: int = 0,
+    code_version: str | None = None,
+    supports_dry_run: bool = False,
+) -> Callable[[Callable[[AssetContext], Any]], AssetDefinition]:
+    """Declare a Python asset::
+
+        @asset("raw/signups", tags=["nightly"], partitions=DailyPartitions("2026-01-01"))
+        def signups(context: AssetContext) -> MaterializeResult: ...
+
+    `supports_dry_run=True`: with `materialize --dry-run` the function is called with
+    `context.dry_run` set and must only report what it would do (no side effects).
+    """
+
+    def wrap(fn: Callable[[AssetContext], Any]) -> AssetDefinition:
+        spec = AssetSpec.create(
+            key,
+            deps=deps,
+            kind=kind,
+            group=group,
+            tags=tags,
+            owners=owners,
+            description=(description if description is not None else (fn.__doc__ or "")).strip(),
+            freshness=freshness,
+            partitions=partitions,
+            retries=retries,
+            code_version=code_version,
+            metadata={"supports_dry_run": True} if supports_dry_run else None,
+        )
+        return AssetDefinition(spec=spec, fn=fn, origin=f"{fn.__module__}.{fn.__qualname__}")
+
+    return wrap
+
+
+def asset_check(
+    asset: CoercibleToAssetKey,
+    *,
+    name: str | None = None,
+    blocking: bool = True,
+    description: str | None = None,
+    extra_deps: Iterable[CoercibleToAssetKey] = (),
+) -> Callable[[Callable[[AssetContext], CheckResult]], CheckDefinition]:
+    """Declare a Python check on an asset; `blocking=True` stops everything downstream."""
+
+    def wrap(fn: Callable[[AssetContext], CheckResult]) -> CheckDefinition:
+        spec = CheckSpec(
+            key=CheckKey(AssetKey.from_coercible(asset), name or fn.__name__),
+            blocking=blocking,
+            description=(description if description is not None else (fn.__doc__ or "")).strip(),
+            source="python",
+            extra_deps=tuple(AssetKey.from_coercible(d) for d in extra_deps),
+        )
+        return CheckDefinition(spec=spec, fn=fn, origin=f"{fn.__module__}.{fn.__qualname__}")
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class Definitions:
+    assets: tuple[AssetDefinition, ...] = ()
+    checks: tuple[CheckDefinition, ...] = ()
+    check_factories: tuple[Callable[..., Iterable[CheckDefinition]], ...] = ()
+
+    def asset_by_key(self) -> dict[AssetKey, AssetDefinition]:
+        return {a.key: a for a in self.assets}
+
+
+def _collect(module: ModuleType) -> tuple[list[AssetDefinition], list[CheckDefinition]]:
+    assets: list[AssetDefinition] = []
+    checks: list[CheckDefinition] = []
+    for value in vars(module).values():
+        if isinstance(value, AssetDefinition):
+            assets.append(value)
+        elif isinstance(value, CheckDefinition):
+            checks.append(value)
+        elif isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, CheckDefinition) for v in value
+        ):
+            checks.extend(value)
+    return assets, checks
+
+
+def load_definitions(modules: Sequence[str]) -> Definitions:
+    """Import each module and collect the assets and checks it exposes."""
+    assets: dict[AssetKey, AssetDefinition] = {}
+    checks: dict[CheckKey, CheckDefinition] = {}
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import asset module {name!r}: {exc}") from exc
+        found_assets, found_checks = _collect(module)
+        for a in found_assets:
+            if a.key in assets and assets[a.key] is not a:
+                raise DuplicateAssetError(str(a.key), [assets[a.key].origin, a.origin])
+            assets[a.key] = a
+        for c in found_checks:
+            checks[c.key] = c
+    return Definitions(assets=tuple(assets.values()), checks=tuple(checks.values()))

@@ -1,0 +1,160 @@
+"""The Prefect side of a run, kept thin: one flow run per selection, one task per step.
+
+Steps are submitted as soon as their upstream steps have finished (independent assets run in
+parallel on a thread pool); a step whose upstream failed or was blocked by a check is not run,
+and gets a task run in a `Skipped` state so the Prefect UI shows the same story as the
+catalog. Each materializing task emits Prefect's native asset events (`prefect.assets`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from assetgraph import catalog
+from assetgraph.execution.outcomes import AssetStatus, StepOutcome
+from assetgraph.execution.plan import Plan, Step
+from assetgraph.execution.steps import RunContext, failed_step, materialize_step, skip_step
+from assetgraph.keys import AssetKey
+from assetgraph.specs import AssetKind
+
+__all__ = ["run_flow", "asset_uri"]
+
+
+def asset_uri(key: AssetKey) -> str:
+    """Prefect asset keys must be URIs; ours are target-independent, so is the URI."""
+    return "assetgraph://" + key.to_user_string()
+
+
+def _skip_reason(step: Step, done: dict[str, StepOutcome]) -> str | None:
+    for up in step.upstream:
+        o = done[up]
+        if o.status is AssetStatus.FAILED:
+            return f"upstream {up} failed"
+        if o.status is AssetStatus.SKIPPED:
+            return f"upstream {up} was skipped"
+        if o.blocked_by:
+            return "blocked by failed check " + ", ".join(str(c) for c in o.blocked_by)
+    return None
+
+
+def _summary_markdown(outcomes: list[StepOutcome]) -> str:
+    lines = ["| asset | partition | status | rows | seconds | checks |", "|---|---|---|---|---|---|"]
+    for o in outcomes:
+        checks = ", ".join(f"{c.key.name}: {c.result.status.value}" for c in o.checks) or "-"
+        lines.append(
+            f"| {o.key} | {o.partition or '-'} | {o.status.value} | "
+            f"{'' if o.row_count is None else o.row_count} | {o.seconds:.1f} | {checks} |"
+        )
+    return "\n".join(lines)
+
+
+class _Done(dict):
+    """Finished steps by id; tells the listener (the CLI's live lines) about each one."""
+
+    def __init__(self, listener: Callable[[StepOutcome], None] | None) -> None:
+        super().__init__()
+        self._listener = listener
+
+    def __setitem__(self, key: str, value: StepOutcome) -> None:
+        super().__setitem__(key, value)
+        if self._listener is not None:
+            self._listener(value)
+
+
+def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) -> list[StepOutcome]:
+    from prefect import flow, task
+    from prefect.artifacts import create_markdown_artifact
+    from prefect.assets import Asset, AssetProperties
+    from prefect.cache_policies import NO_CACHE
+    from prefect.futures import as_completed
+    from prefect.runtime import flow_run
+    from prefect.states import Completed, Failed
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect.tasks import MaterializingTask
+
+    graph = ctx.project.graph
+    retry_delay = float(ctx.options.get("retry_delay_seconds", 5))
+
+    def make_task(step: Step) -> Any:
+        spec = graph.spec(step.key)
+
+        def run_step() -> StepOutcome:
+            return materialize_step(ctx, step)
+
+        run_step.__name__ = "materialize_" + "_".join(step.key.parts)
+        return MaterializingTask(
+            fn=run_step,
+            assets=[
+                Asset(
+                    key=asset_uri(step.key),
+                    properties=AssetProperties(
+                        name=str(step.key),
+                        description=(spec.description or None) and spec.description[:2000],
+                        owners=list(spec.owners) or None,
+                    ),
+                )
+            ],
+            materialized_by="dbt" if spec.kind is AssetKind.DBT else None,
+            asset_deps=[asset_uri(p) for p in sorted(graph.parents(step.key))],
+            name=str(step.key),
+            task_run_name=step.id,
+            retries=spec.retries,
+            retry_delay_seconds=retry_delay,
+            cache_policy=NO_CACHE,
+            persist_result=False,
+        )
+
+    @task(name="skipped", cache_policy=NO_CACHE, persist_result=False)
+    def mark_skipped(step_name: str, reason: str) -> Any:
+        return Completed(name="Skipped", message=f"{step_name}: {reason}")
+
+    @flow(
+        name="assetgraph-materialize",
+        task_runner=ThreadPoolTaskRunner(max_workers=max_workers),
+        validate_parameters=False,
+        persist_result=False,
+    )
+    def materialize_assets(selection: str, partitions: list[str]) -> Any:
+        ctx.run_id = str(flow_run.id or ctx.run_id)
+        catalog.record_run_start(ctx.warehouse, ctx.run_id, selection, partitions, ctx.options.get("trigger", "cli"))
+        done = _Done(ctx.listener)
+        pending = list(plan.steps)
+        running: dict[Any, tuple[Step, float]] = {}
+        while pending or running:
+            for step in [s for s in pending if all(u in done for u in s.upstream)]:
+                pending.remove(step)
+                reason = _skip_reason(step, done)
+                if reason:
+                    done[step.id] = skip_step(ctx, step, reason)
+                    mark_skipped.with_options(task_run_name=f"{step.id} (skipped)").submit(step.id, reason)
+                    continue
+                running[make_task(step).submit()] = (step, time.perf_counter())
+            if not running:
+                continue
+            future = next(as_completed(list(running)))
+            step, t0 = running.pop(future)
+            result = future.result(raise_on_failure=False)
+            if isinstance(result, StepOutcome):
+                done[step.id] = result
+            else:
+                error = result if isinstance(result, BaseException) else RuntimeError(str(result))
+                done[step.id] = failed_step(ctx, step, error, time.perf_counter() - t0)
+        outcomes = [done[s.id] for s in plan.steps]
+        ok = all(o.ok_for_downstream for o in outcomes)
+        failed = [str(o.key) for o in outcomes if not o.ok_for_downstream]
+        message = "" if ok else "not ok: " + ", ".join(failed)
+        blocked = [str(c.key) for o in outcomes for c in o.checks if c.blocks]
+        if blocked:
+            message += "; failed blocking checks: " + ", ".join(blocked)
+        catalog.record_run_end(ctx.warehouse, ctx.run_id, "success" if ok else "failed", message)
+        create_markdown_artifact(
+            key="assetgraph-run-summary", markdown=_summary_markdown(outcomes),
+            description=f"assetgraph materialize {selection}",
+        )
+        collected.extend(outcomes)
+        return Completed(message="all assets materialized") if ok else Failed(message=message)
+
+    collected: list[StepOutcome] = []
+    materialize_assets(selection, list(plan.partitions), return_state=True)
+    return collected

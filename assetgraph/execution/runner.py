@@ -1,0 +1,124 @@
+"""`materialize(project, selection, ...)`: selection -> plan -> one Prefect flow run."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable, Mapping, Sequence
+
+from assetgraph import catalog
+from assetgraph.definitions import AssetContext
+from assetgraph.execution._dbt import DbtInvoker
+from assetgraph.execution.outcomes import AssetStatus, RunReport, StepOutcome
+from assetgraph.execution.plan import Plan, build_plan
+from assetgraph.execution.steps import RunContext
+from assetgraph.loader import Project
+from assetgraph.selection import select
+from assetgraph.specs import AssetKind
+from assetgraph.warehouse import Warehouse, resolve_warehouse
+
+__all__ = ["materialize", "plan_selection", "check"]
+
+
+def plan_selection(project: Project, selection: str, partitions: Sequence[str] = ()) -> Plan:
+    return build_plan(project.graph, select(selection, project.graph), partitions)
+
+
+def _dry_run(ctx: RunContext, plan: Plan) -> list[StepOutcome]:
+    out = []
+    defs = ctx.project.definitions.asset_by_key()
+    for step in plan.steps:
+        spec = ctx.project.graph.spec(step.key)
+        meta: Mapping[str, Any] = {}
+        message = "would run dbt build" if spec.kind is AssetKind.DBT else "would materialize"
+        if step.key in defs and spec.metadata.get("supports_dry_run"):
+            actx = AssetContext(
+                key=step.key, run_id=ctx.run_id, warehouse=ctx.warehouse, partition=step.partition,
+                dry_run=True, log=logging.getLogger(f"assetgraph.{step.key}"), options=ctx.options,
+            )
+            result = defs[step.key](actx)
+            meta = dict(result.metadata) if result else {}
+            message = "dry run"
+        out.append(StepOutcome(step.key, step.partition, AssetStatus.DRY_RUN, message=message, metadata=meta))
+    return out
+
+
+def materialize(
+    project: Project,
+    selection: str,
+    *,
+    partitions: Sequence[str] = (),
+    dry_run: bool = False,
+    allow_failed_checks: Sequence[str] = (),
+    warehouse: Warehouse | None = None,
+    options: Mapping[str, Any] | None = None,
+    max_workers: int = 4,
+    listener: Callable[[StepOutcome], None] | None = None,
+) -> RunReport:
+    t0 = time.perf_counter()
+    plan = plan_selection(project, selection, partitions)
+    wh = warehouse or resolve_warehouse()
+    settings = project.settings
+    dbt = None
+    if project.dbt is not None and settings.dbt_project_dir is not None:
+        dbt = DbtInvoker(settings.dbt_project_dir, settings.dbt_profiles_dir, settings.dbt_target, wh.dbt_env())
+    ctx = RunContext(
+        project=project,
+        warehouse=wh,
+        run_id=str(uuid.uuid4()),
+        dry_run=dry_run,
+        allow_failed_checks=frozenset(allow_failed_checks),
+        dbt=dbt,
+        options=dict(options or {}),
+        listener=listener,
+    )
+    unknown = [c for c in allow_failed_checks if not any(str(k) == c for k in project.graph.checks)]
+    if unknown:
+        from assetgraph.errors import AssetGraphError
+
+        raise AssetGraphError(f"--allow-failed-checks names unknown check(s): {', '.join(unknown)}")
+    if dry_run:
+        outcomes = _dry_run(ctx, plan)
+    else:
+        from assetgraph.execution._prefect import run_flow
+
+        catalog.ensure_catalog(wh)
+        outcomes = run_flow(ctx, plan, selection, max_workers=max_workers)
+    return RunReport(
+        run_id=ctx.run_id,
+        selection=selection,
+        outcomes=tuple(outcomes),
+        seconds=time.perf_counter() - t0,
+        dry_run=dry_run,
+    )
+
+
+def check(
+    project: Project,
+    selection: str,
+    *,
+    warehouse: Warehouse | None = None,
+    allow_failed_checks: Sequence[str] = (),
+) -> RunReport:
+    """Evaluate the checks of the selected assets against what is in the warehouse now,
+    without materializing anything. Results go to the catalog like any other."""
+    from assetgraph.execution.steps import evaluate_checks
+
+    t0 = time.perf_counter()
+    keys = select(selection, project.graph)
+    wh = warehouse or resolve_warehouse()
+    settings = project.settings
+    dbt = None
+    if project.dbt is not None and settings.dbt_project_dir is not None:
+        dbt = DbtInvoker(settings.dbt_project_dir, settings.dbt_profiles_dir, settings.dbt_target, wh.dbt_env())
+    ctx = RunContext(
+        project=project, warehouse=wh, run_id="check-" + str(uuid.uuid4()), dbt=dbt,
+        allow_failed_checks=frozenset(allow_failed_checks),
+    )
+    catalog.ensure_catalog(wh)
+    catalog.record_run_start(wh, ctx.run_id, f"check {selection}", (), "cli")
+    outcomes = [evaluate_checks(ctx, key) for key in keys if project.graph.checks_for(key)]
+    report = RunReport(ctx.run_id, selection, tuple(outcomes), time.perf_counter() - t0)
+    catalog.record_run_end(wh, ctx.run_id, "success" if report.succeeded else "failed")
+    return report

@@ -1,0 +1,54 @@
+"""`resolve(node, graph) -> set[AssetKey]`: evaluate a parsed selection against a graph.
+
+A term that matches nothing is an error naming the closest matches; it never selects nothing
+silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from assetgraph.errors import AssetGraphError, UnknownAssetError
+from assetgraph.selection.ast import And, Leaf, Node, Not, Or, Traverse
+from assetgraph.selection.methods import METHODS
+
+if TYPE_CHECKING:
+    from assetgraph.graph import AssetGraph
+    from assetgraph.keys import AssetKey
+
+__all__ = ["resolve"]
+
+
+def resolve(node: Node, graph: "AssetGraph") -> set["AssetKey"]:
+    if isinstance(node, Leaf):
+        found = METHODS[node.method].search(graph, node.value)
+        if not found:
+            options = sorted(METHODS[node.method].values(graph))
+            close = difflib.get_close_matches(node.value, options, n=3, cutoff=0.5)
+            if not close and node.method == "key":
+                # try matching on the last part: `stg_signups` -> `staging/stg_signups`
+                close = [o for o in options if o.rsplit("/", 1)[-1] == node.value][:3]
+            raise UnknownAssetError(str(node), close)
+        return found
+    if isinstance(node, Traverse):
+        base = resolve(node.child, graph)
+        out = set(base)
+        if node.up != 0:
+            out |= graph.upstream(base, node.up)
+        if node.down != 0:
+            out |= graph.downstream(base, node.down)
+        return out
+    if isinstance(node, Or):
+        out = set()
+        for item in node.items:
+            out |= resolve(item, graph)
+        return out
+    if isinstance(node, And):
+        result = resolve(node.items[0], graph)
+        for item in node.items[1:]:
+            result &= resolve(item, graph)
+        return result
+    if isinstance(node, Not):
+        return set(graph.keys) - resolve(node.child, graph)
+    raise AssetGraphError(f"unknown selection node {node!r}")  # pragma: no cover
