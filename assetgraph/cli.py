@@ -29,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SELECTION_HELP = (
     "Asset selection: key, +key (upstream), key+ (downstream), N+key, key+N, tag:X, group:X, "
