@@ -66,6 +66,7 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
     from prefect import flow, task
     from prefect.artifacts import create_markdown_artifact
     from prefect.assets import Asset, AssetProperties
+    from prefect.context import FlowRunContext
     from prefect.cache_policies import NO_CACHE
     from prefect.futures import as_completed
     from prefect.runtime import flow_run
@@ -109,13 +110,7 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
     def mark_skipped(step_name: str, reason: str) -> Any:
         return Completed(name="Skipped", message=f"{step_name}: {reason}")
 
-    @flow(
-        name="assetgraph-materialize",
-        task_runner=ThreadPoolTaskRunner(max_workers=max_workers),
-        validate_parameters=False,
-        persist_result=False,
-    )
-    def materialize_assets(selection: str, partitions: list[str]) -> Any:
+    def orchestrate(selection: str, partitions: list[str]) -> tuple[list[StepOutcome], bool, str]:
         ctx.run_id = str(flow_run.id or ctx.run_id)
         catalog.record_run_start(ctx.warehouse, ctx.run_id, selection, partitions, ctx.options.get("trigger", "cli"))
         done = _Done(ctx.listener)
@@ -152,6 +147,22 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
             key="assetgraph-run-summary", markdown=_summary_markdown(outcomes),
             description=f"assetgraph materialize {selection}",
         )
+        return outcomes, ok, message
+
+    if FlowRunContext.get() is not None:
+        # Already inside a flow run (a deployment of `materialize_flow`): run the steps as its
+        # tasks rather than starting a nested flow run.
+        outcomes, _, _ = orchestrate(selection, list(plan.partitions))
+        return outcomes
+
+    @flow(
+        name="assetgraph-materialize",
+        task_runner=ThreadPoolTaskRunner(max_workers=max_workers),
+        validate_parameters=False,
+        persist_result=False,
+    )
+    def materialize_assets(selection: str, partitions: list[str]) -> Any:
+        outcomes, ok, message = orchestrate(selection, partitions)
         collected.extend(outcomes)
         return Completed(message="all assets materialized") if ok else Failed(message=message)
 
