@@ -18,11 +18,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 MANAGED_TAG = "managed-by:assetgraph"
-FLOW_NAME = "assetgraph-materialize"
+FLOWS = ("assetgraph-materialize", "assetgraph-freshness")
 
 
 @dataclass(frozen=True)
 class Schedule:
+    """`flow`: "materialize" runs the selection; "freshness" alerts when it is stale."""
+
     name: str
     selection: str
     cron: str
@@ -32,6 +34,7 @@ class Schedule:
     tags: tuple[str, ...] = ()
     active: bool = True
     description: str = ""
+    flow: str = "materialize"
 
 
 SCHEDULES: tuple[Schedule, ...] = (
@@ -42,7 +45,37 @@ SCHEDULES: tuple[Schedule, ...] = (
         tags=("nightly",),
         description="Land raw data, build dbt models, run the quality gate, sync origin source codes.",
     ),
+    Schedule(
+        name="hourly-freshness",
+        selection="tag:nightly",
+        cron="15 * * * *",
+        flow="freshness",
+        description="Alert when a nightly asset is past its freshness policy.",
+    ),
 )
+
+
+def _flow_for(schedule: Schedule) -> Any:
+    from assetgraph.execution.deployable import freshness_flow, materialize_flow
+
+    return {"materialize": materialize_flow, "freshness": freshness_flow}[schedule.flow]
+
+
+def _to_deployment(schedule: Schedule, with_pool: bool) -> Any:
+    from prefect.schedules import Cron
+
+    want = desired_state(schedule)
+    extra: dict[str, Any] = {}
+    if with_pool:
+        extra = {"work_pool_name": schedule.work_pool, "job_variables": {"working_dir": str(ROOT)}}
+    return _flow_for(schedule).to_deployment(
+        name=schedule.name,
+        schedules=[Cron(schedule.cron, timezone=schedule.timezone, active=schedule.active)],
+        parameters=want["parameters"],
+        tags=want["tags"],
+        description=want["description"],
+        **extra,
+    )
 
 
 # ---- desired vs. actual --------------------------------------------------------------------
@@ -54,7 +87,8 @@ def desired_state(schedule: Schedule) -> dict[str, Any]:
         "parameters": {"selection": schedule.selection, **schedule.parameters},
         "work_pool": schedule.work_pool,
         "tags": sorted({*schedule.tags, MANAGED_TAG}),
-        "description": schedule.description,
+        # Prefect stores an empty description as "None": always send a real one
+        "description": schedule.description or f"assetgraph {schedule.flow} {schedule.selection}",
     }
 
 
@@ -83,7 +117,7 @@ def _managed_deployments(client: Any) -> dict[str, Any]:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags, FlowFilter, FlowFilterName
 
     deployments = client.read_deployments(
-        flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+        flow_filter=FlowFilter(name=FlowFilterName(any_=list(FLOWS))),
         deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[MANAGED_TAG])),
     )
     return {d.name: d for d in deployments}
@@ -110,9 +144,6 @@ def plan(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[Change]:
 
 def apply(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[Change]:
     from prefect import get_client
-    from prefect.schedules import Cron
-
-    from assetgraph.execution.deployable import materialize_flow
 
     changes = plan(schedules)
     by_name = {s.name: s for s in schedules}
@@ -122,38 +153,15 @@ def apply(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[Change]:
             if change.action == "delete":
                 client.delete_deployment(server[change.name].id)
             elif change.action in ("create", "update"):
-                s = by_name[change.name]
-                want = desired_state(s)
-                deployment = materialize_flow.to_deployment(
-                    name=s.name,
-                    schedules=[Cron(s.cron, timezone=s.timezone, active=s.active)],
-                    parameters=want["parameters"],
-                    tags=want["tags"],
-                    description=s.description,
-                    work_pool_name=s.work_pool,
-                    job_variables={"working_dir": str(ROOT)},
-                )
-                deployment.apply(work_pool_name=s.work_pool)
+                schedule = by_name[change.name]
+                _to_deployment(schedule, with_pool=True).apply(work_pool_name=schedule.work_pool)
     return changes
 
 
 def serve(schedules: tuple[Schedule, ...] = SCHEDULES) -> None:
     from prefect import serve as prefect_serve
-    from prefect.schedules import Cron
 
-    from assetgraph.execution.deployable import materialize_flow
-
-    deployments = [
-        materialize_flow.to_deployment(
-            name=s.name,
-            schedules=[Cron(s.cron, timezone=s.timezone, active=s.active)],
-            parameters=desired_state(s)["parameters"],
-            tags=desired_state(s)["tags"],
-            description=s.description,
-        )
-        for s in schedules
-    ]
-    prefect_serve(*deployments)
+    prefect_serve(*[_to_deployment(s, with_pool=False) for s in schedules])
 
 
 def _print(changes: list[Change]) -> None:

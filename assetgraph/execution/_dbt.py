@@ -85,7 +85,9 @@ class DbtInvoker:
         return DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception))
 
     def build(self, selector: str) -> DbtRunResult:
-        return self.invoke("build", [selector])
+        # "buildable": run the tests whose other parents are upstream of the node (e.g. a
+        # relationships test to a seed), never tests of nodes that are not built yet.
+        return self.invoke("build", [selector], ["--indirect-selection", "buildable"])
 
     def test(self, selectors: Sequence[str]) -> DbtRunResult:
         return self.invoke("test", list(selectors))

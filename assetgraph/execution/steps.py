@@ -14,7 +14,7 @@ from assetgraph.definitions import AssetContext
 from assetgraph.execution._dbt import DbtInvoker, DbtRunResult
 from assetgraph.execution.outcomes import AssetStatus, CheckOutcome, StepOutcome
 from assetgraph.execution.plan import Step
-from assetgraph.keys import CheckKey
+from assetgraph.keys import AssetKey, CheckKey
 from assetgraph.loader import Project
 from assetgraph.specs import AssetKind, CheckResult, CheckStatus, MaterializeResult
 from assetgraph.warehouse import Warehouse
@@ -58,13 +58,14 @@ def _check_outcome(ctx: RunContext, key: CheckKey, result: CheckResult) -> Check
     return CheckOutcome(key=key, blocking=spec.blocking, source=spec.source, result=result)
 
 
-def _dbt_test_outcomes(ctx: RunContext, run: DbtRunResult) -> list[CheckOutcome]:
+def _dbt_test_outcomes(ctx: RunContext, run: DbtRunResult, asset: AssetKey) -> list[CheckOutcome]:
+    """Outcomes of the dbt tests in `run` that are checks of `asset` (others are ignored)."""
     assert ctx.project.dbt is not None
     by_uid = {uid: ck for ck, uid in ctx.project.dbt.node_for_check.items()}
     out = []
     for node in run.tests:
         ck = by_uid.get(node.unique_id)
-        if ck is None or ck not in ctx.project.graph.checks:
+        if ck is None or ck.asset != asset or ck not in ctx.project.graph.checks:
             continue
         status = _DBT_FAILED_TEST.get(node.status, CheckStatus.PASSED)
         if node.status == "skipped":
@@ -81,7 +82,7 @@ def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list
     selector = f"path:{spec.metadata['path']}"
     run = ctx.dbt.build(selector)
     node = run.node(spec.metadata["dbt_unique_id"])
-    tests = _dbt_test_outcomes(ctx, run)
+    tests = _dbt_test_outcomes(ctx, run, step.key)
     if node is None:
         failed_units = [t for t in tests if t.source == "dbt_unit_test" and t.blocks]
         if failed_units:
@@ -116,7 +117,7 @@ def _run_dbt_checks_on_python_asset(ctx: RunContext, step: Step) -> list[CheckOu
     names = [ck.name for ck in dbt.node_for_check if ck.asset == step.key]
     if not names:
         return []
-    return _dbt_test_outcomes(ctx, ctx.dbt.test(names))
+    return _dbt_test_outcomes(ctx, ctx.dbt.test(names), step.key)
 
 
 def materialize_step(ctx: RunContext, step: Step) -> StepOutcome:
@@ -237,7 +238,7 @@ def evaluate_checks(ctx: RunContext, key) -> StepOutcome:  # type: ignore[no-unt
     if dbt is not None and ctx.dbt is not None:
         names = [ck.name for ck in dbt.node_for_check if ck.asset == key]
         if names:
-            checks += _dbt_test_outcomes(ctx, ctx.dbt.test(names))
+            checks += _dbt_test_outcomes(ctx, ctx.dbt.test(names), key)
     step = Step(key=key, partition=None, upstream=())
     checks += _run_python_checks(ctx, step, actx)
     outcome = StepOutcome(key=key, partition=None, status=AssetStatus.SUCCESS, seconds=time.perf_counter() - t0, checks=tuple(checks))

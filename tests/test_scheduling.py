@@ -1,0 +1,177 @@
+"""scheduling.py against a real Prefect server started here on 127.0.0.1 (not the in-process
+harness), with a real process worker and a real local HTTP receiver for alerts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import scheduling
+from scheduling import Schedule
+from tests.conftest import REPO
+
+POOL = "test-process-pool"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    port = _free_port()
+    home = tmp_path_factory.mktemp("prefect-home")
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while True:  # readiness poll, bounded
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("Prefect server did not start: " + (home / "server.log").read_text()[-2000:])
+            time.sleep(0.5)
+    subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process"],
+                   env={**os.environ, "PREFECT_API_URL": url}, check=True, capture_output=True)
+    with temporary_settings({PREFECT_API_URL: url}):
+        yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    assert "Traceback" not in (home / "server.log").read_text(), "the Prefect server logged a traceback"
+
+
+def _nightly(**changes) -> Schedule:
+    base = Schedule(name="t-nightly", selection="+sync/van_source_codes", cron="5 2 * * *",
+                    timezone="America/New_York", work_pool=POOL, tags=("nightly",))
+    return dataclasses.replace(base, **changes)
+
+
+def _deployment(name: str, flow: str = "assetgraph-materialize"):
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_deployment_by_name(f"{flow}/{name}")
+
+
+def test_apply_plan_update_delete_and_hands_off(prefect_server):
+    from prefect import get_client
+
+    from assetgraph.execution.deployable import materialize_flow
+
+    # a deployment made by hand on the server: never touched
+    materialize_flow.to_deployment(name="made-by-hand", parameters={"selection": "raw/signups"}).apply()
+
+    extra = _nightly(name="t-extra", cron="0 6 * * *", tags=())
+    changes = scheduling.apply((_nightly(), extra))
+    assert {c.name: c.action for c in changes} == {"t-nightly": "create", "t-extra": "create"}
+    d = _deployment("t-nightly")
+    sched = d.schedules[0]
+    assert sched.schedule.cron == "5 2 * * *" and sched.schedule.timezone == "America/New_York"
+    assert d.parameters == {"selection": "+sync/van_source_codes"}
+    assert d.work_pool_name == POOL and scheduling.MANAGED_TAG in d.tags
+
+    again = scheduling.apply((_nightly(), extra))
+    assert {c.action for c in again} == {"unchanged"}, [(c.name, c.fields) for c in again]
+
+    edited = scheduling.plan((_nightly(cron="30 3 * * *"), extra))
+    by_name = {c.name: c for c in edited}
+    assert by_name["t-extra"].action == "unchanged"
+    assert by_name["t-nightly"].action == "update"
+    assert by_name["t-nightly"].fields == {"cron": ("5 2 * * *", "30 3 * * *")}
+    assert _deployment("t-nightly").schedules[0].schedule.cron == "5 2 * * *"  # plan changed nothing
+
+    removed = scheduling.apply((_nightly(),))
+    assert {c.name: c.action for c in removed} == {"t-nightly": "unchanged", "t-extra": "delete"}
+    with get_client(sync_client=True) as client:
+        names = {d.name for d in client.read_deployments()}
+    assert "t-extra" not in names
+    assert {"t-nightly", "made-by-hand"} <= names
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        _Receiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    _Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
+    server.shutdown()
+
+
+def _run_with_worker(name: str, env: dict) -> object:
+    """Trigger a run of deployment `name` and let a real process worker execute it."""
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+
+    flow_run = run_deployment(f"assetgraph-materialize/{name}", timeout=0)
+    worker = subprocess.run(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once", "--type", "process"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + 120
+        while True:
+            run = client.read_flow_run(flow_run.id)
+            if run.state.is_final() or time.monotonic() > deadline:
+                return run, worker
+            time.sleep(0.5)
+
+
+def test_worker_runs_a_deployment_and_failures_alert(prefect_server, warehouse_env, receiver):
+    url, received = receiver
+    ok = _nightly(name="t-seed", selection="seeds/source_code_map")
+    bad = _nightly(name="t-broken", selection="marts/no_such_asset")
+    scheduling.apply((_nightly(), ok, bad))
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "ASSETGRAPH_ALERT_WEBHOOK_URL": url,
+           "ASSETGRAPH_MODULES": ""}
+
+    run, worker = _run_with_worker("t-seed", env)
+    assert run.state.is_completed(), (run.state, worker.stdout[-3000:], worker.stderr[-3000:])
+    from assetgraph.warehouse import connect
+
+    with connect(warehouse_env) as conn, conn.cursor() as cur:
+        cur.execute("select status from asset_catalog.materializations where asset_key = 'seeds/source_code_map'")
+        assert cur.fetchall() == [("success",)]
+    assert received == []
+
+    run, worker = _run_with_worker("t-broken", env)
+    assert run.state.is_failed(), run.state
+    assert len(received) == 1
+    assert "t-broken" in json.dumps(received) or "ended Failed" in received[0]["text"]
+    assert "ended Failed" in received[0]["text"]
