@@ -1,0 +1,390 @@
+"""Run a `SuiteSpec` with Great Expectations 1.x inside the warehouse and turn every expectation
+result into a `CheckResult`.
+
+- One ephemeral GX context per process (created lazily, reused), usage statistics off, no
+  progress bars. GX calls are serialised with one lock (the runner runs assets in threads).
+- The data source is SQL: `add_or_update_postgres`, or `add_or_update_redshift` when the
+  warehouse kind is redshift (configuration only; GX on Redshift needs the SQLAlchemy Redshift
+  dialect installed). Expectations run as SQL in the database; no rows are pulled into pandas.
+- Result format: counts only (`SUMMARY` with no unexpected lists). Only for a column-map
+  expectation that found unexpected rows is a second, small query made for up to 5 samples, and
+  every sample is masked unless its column is one the suite reveals (codes, channels).
+- An expectation GX cannot run (`exception_info.raised_exception`, e.g. no SQL implementation)
+  is a check ERROR, never a pass; so is a failing value-set query or an unreachable table.
+- The suite is validated once per (warehouse, run, asset, partition); each check of the suite
+  then takes its own result from that validation (the runner calls the checks one by one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+# Telemetry off everywhere (design rule), whatever the environment says; set before GX imports.
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
+import great_expectations as gx  # noqa: E402
+import great_expectations.expectations as gxe  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+from assetgraph.specs import CheckResult  # noqa: E402
+from assetgraph.warehouse import Warehouse, connect  # noqa: E402
+from quality.errors import DataSourceError, QualityError, SuiteDefinitionError, ValueSetError  # noqa: E402
+from quality.masking import mask_samples, mask_value, scrub_text  # noqa: E402
+from quality.suites import EnvInt, ExpectationSpec, SqlValues, SuiteSpec  # noqa: E402
+
+__all__ = [
+    "datasource_factory",
+    "validate_suite",
+    "expectation_result",
+    "clear_cache",
+]
+
+# counts only: no unexpected values or rows come back from the warehouse
+_SUMMARY = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
+_SAMPLES = {"result_format": "BASIC", "partial_unexpected_count": 5, "include_unexpected_rows": False}
+_SCHEMA_EXPECTATIONS = {
+    "ExpectColumnValuesToBeInTypeList", "ExpectColumnValuesToBeOfType", "ExpectColumnToExist",
+}
+_CACHE_SIZE = 16
+
+_lock = threading.RLock()
+_context: Any = None
+_sources: dict[str, str] = {}  # data source name -> connection URL it was registered with
+_cache: "OrderedDict[tuple, _Validation]" = OrderedDict()
+
+
+@dataclass
+class _Validation:
+    results: dict[str, CheckResult]
+    pending: set[str]
+
+
+# --- context and data sources --------------------------------------------------------------
+
+
+def _get_context() -> Any:
+    global _context
+    if _context is None:
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _context = ctx
+    return _context
+
+
+def datasource_factory(wh: Warehouse) -> str:
+    """The GX data source type for a warehouse: `redshift` or `postgres`."""
+    return "redshift" if wh.kind == "redshift" else "postgres"
+
+
+def _source_name(wh: Warehouse) -> str:
+    ident = f"{wh.kind}|{wh.host}|{wh.port}|{wh.user}|{wh.dbname}"
+    return "warehouse_" + hashlib.sha1(ident.encode()).hexdigest()[:12]
+
+
+def _datasource(wh: Warehouse) -> Any:
+    ctx = _get_context()
+    name = _source_name(wh)
+    url = wh.sqlalchemy_url()
+    if _sources.get(name) == url:
+        return ctx.data_sources.get(name)
+    factory = getattr(ctx.data_sources, f"add_or_update_{datasource_factory(wh)}")
+    try:
+        ds = factory(name=name, connection_string=url)
+    except Exception as exc:
+        raise DataSourceError(wh.describe(), _first_line(exc, wh)) from None
+    _sources[name] = url
+    return ds
+
+
+def _batch(wh: Warehouse, suite: SuiteSpec, partition: str | None) -> Any:
+    ds = _datasource(wh)
+    if partition is not None and suite.partition_column:
+        day = dt.date.fromisoformat(partition).isoformat()  # validated: safe to inline
+        name = f"{suite.table}@{day}"
+        target = f"{suite.table} partition {day}"
+    else:
+        day, name, target = None, suite.table, suite.table
+    try:
+        asset = ds.get_asset(name)
+    except LookupError:
+        try:
+            if day is None:
+                asset = ds.add_table_asset(name, table_name=suite.table_name, schema_name=suite.schema_name)
+            else:
+                query = f"select * from {suite.table} where {suite.partition_column} = cast('{day}' as date)"
+                asset = ds.add_query_asset(name, query=query)
+        except Exception as exc:
+            raise DataSourceError(target, _first_line(exc, wh)) from None
+    try:
+        bd = asset.get_batch_definition("whole")
+    except (KeyError, LookupError, ValueError):
+        bd = asset.add_batch_definition_whole_table("whole")
+    try:
+        return bd.get_batch()
+    except Exception as exc:
+        raise DataSourceError(target, _first_line(exc, wh)) from None
+
+
+# --- building expectations ------------------------------------------------------------------
+
+
+def _read_values(wh: Warehouse, values: SqlValues) -> list[Any]:
+    try:
+        with connect(wh) as conn, conn.cursor() as cur:
+            cur.execute(values.query)
+            return [row[0] for row in cur.fetchall()]
+    except QualityError:
+        raise
+    except Exception as exc:
+        raise ValueSetError(values.label, _first_line(exc, wh)) from None
+
+
+def _resolve(spec: ExpectationSpec, wh: Warehouse) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Concrete kwargs for GX, plus metadata about run-time values (sizes of value sets)."""
+    kwargs: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+    for key, value in spec.kwargs.items():
+        if isinstance(value, SqlValues):
+            resolved = _read_values(wh, value)
+            kwargs[key] = resolved
+            meta[f"{key}_size"] = len(resolved)
+            meta[f"{key}_source"] = value.label
+        elif isinstance(value, EnvInt):
+            kwargs[key] = value.resolve()
+            meta[key] = kwargs[key]
+        else:
+            kwargs[key] = value
+    return kwargs, meta
+
+
+def _expectation(suite: SuiteSpec, spec: ExpectationSpec, kwargs: Mapping[str, Any]) -> Any:
+    cls = getattr(gxe, spec.expectation, None)
+    if cls is None:
+        raise SuiteDefinitionError(suite.name, f"{spec.check}: GX has no expectation {spec.expectation}")
+    try:
+        return cls(**kwargs, meta={"check": spec.check})
+    except Exception as exc:
+        raise SuiteDefinitionError(suite.name, f"{spec.check}: {_first_line(exc)}") from None
+
+
+# --- mapping results ------------------------------------------------------------------------
+
+
+def _first_line(exc: BaseException | str, wh: Warehouse | None = None) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    secrets = (wh.password,) if wh is not None and wh.password else ()
+    return scrub_text(line, secrets)[:500]
+
+
+def _raised(exception_info: Mapping[str, Any] | None) -> str | None:
+    """The exception message if GX reports one (flat or keyed by metric), else None."""
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else [
+        v for v in exception_info.values() if isinstance(v, Mapping)
+    ]
+    for info in infos:
+        flag = info.get("raised_exception")
+        if flag is True or str(flag).lower() == "true":
+            return str(info.get("exception_message") or "GX raised an exception")
+    return None
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _expected_text(spec: ExpectationSpec, kwargs: Mapping[str, Any]) -> str:
+    """`spec.expected` with `{kwarg}` fields filled from the resolved kwargs (numbers only)."""
+    fields = _Fields()
+    for k, v in kwargs.items():
+        if v is None:
+            fields[k] = "none"
+        elif isinstance(v, int) and not isinstance(v, bool):
+            fields[k] = f"{v:,}"
+        elif isinstance(v, float):
+            fields[k] = f"{v:g}"
+    try:
+        text = (spec.expected or spec.expectation).format_map(fields)
+    except (ValueError, IndexError):
+        text = spec.expected or spec.expectation
+    mostly = kwargs.get("mostly")
+    if mostly is not None and "%" not in text:
+        text += f" (mostly {mostly:.0%})"
+    return text
+
+
+def _observed(
+    suite: SuiteSpec, spec: ExpectationSpec, result: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    meta: dict[str, Any] = {}
+    if "unexpected_count" in result:
+        for k in ("element_count", "unexpected_count", "missing_count"):
+            if result.get(k) is not None:
+                meta[k] = int(result[k])
+        pct = result.get("unexpected_percent")
+        if pct is not None:
+            meta["unexpected_percent"] = round(float(pct), 4)
+        n, total = meta.get("unexpected_count", 0), meta.get("element_count", 0)
+        pct_text = f" ({meta['unexpected_percent']:.2f}%)" if n and "unexpected_percent" in meta else ""
+        return f"{n:,} of {total:,} rows unexpected{pct_text}", meta
+    value = result.get("observed_value")
+    if spec.expectation == "UnexpectedRowsExpectation":
+        n = int(value or 0)
+        meta["unexpected_count"] = n
+        return f"{n:,} unexpected rows", meta
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        meta["observed_value"] = value
+        return f"{value:,}", meta
+    if value is None:
+        return "", meta
+    reveal = spec.expectation in _SCHEMA_EXPECTATIONS or spec.column in suite.reveal_columns
+    shown = mask_value(value, reveal=reveal) if isinstance(value, (str, int, float)) else "(masked)"
+    meta["observed_value"] = shown
+    return str(shown), meta
+
+
+def _to_result(suite: SuiteSpec, built: "_Built", vr: Any) -> CheckResult:
+    spec = built.spec
+    base = {"expectation": spec.expectation, "expected": _expected_text(spec, built.kwargs), **built.extra}
+    if spec.column:
+        base["column"] = spec.column
+    error = _raised(getattr(vr, "exception_info", None))
+    if error is not None:
+        first = error.strip().splitlines()[0] if error.strip() else "GX raised an exception"
+        return CheckResult.errored(
+            f"{spec.expectation} could not run: {scrub_text(first)[:400]}", **base, gx_exception=True
+        )
+    observed, meta = _observed(suite, spec, dict(getattr(vr, "result", None) or {}))
+    if not observed and spec.expectation == "ExpectColumnToExist":
+        observed = "column present" if vr.success else "column missing"
+    meta = {**base, "observed": observed, **meta}
+    label = spec.expected or spec.expectation
+    if vr.success is True:
+        return CheckResult.passed(f"{label}: {observed or 'ok'}", **meta)
+    if vr.success is False:
+        return CheckResult.failed(f"{label}: {observed or 'failed'}", **meta)
+    return CheckResult.errored(f"{spec.expectation} returned no verdict", **meta)
+
+
+def _attach_samples(
+    suite: SuiteSpec, batch: Any, failed: list["_Built"], out: dict[str, CheckResult]
+) -> None:
+    """A second, small validation of the column-map expectations that found unexpected rows,
+    for up to 5 samples each; masked unless the column is one the suite reveals."""
+    if not failed:
+        return
+    sample_suite = gx.ExpectationSuite(name=f"{suite.name}__samples")
+    for b in failed:
+        sample_suite.add_expectation(b.expectation.copy())
+    try:
+        res = batch.validate(sample_suite, result_format=_SAMPLES)
+    except Exception:
+        return  # samples are a convenience; the verdict stands without them
+    by_check = {b.spec.check: b.spec for b in failed}
+    for vr in res.results:
+        spec = by_check.get((vr.expectation_config.meta or {}).get("check"))
+        if spec is None or spec.check not in out:
+            continue
+        values = (vr.result or {}).get("partial_unexpected_list") or []
+        reveal = bool(spec.column and spec.column in suite.reveal_columns)
+        samples = mask_samples(values, reveal=reveal, limit=5)
+        if samples:
+            prior = out[spec.check]
+            meta = {**prior.metadata, "samples_masked": samples}
+            out[spec.check] = CheckResult(prior.status, prior.message, meta)
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Built:
+    spec: ExpectationSpec
+    expectation: Any  # the GX expectation instance
+    kwargs: Mapping[str, Any]
+    extra: Mapping[str, Any]  # metadata about run-time values
+
+
+def _errored(specs: Iterable[ExpectationSpec], message: str) -> dict[str, CheckResult]:
+    return {e.check: CheckResult.errored(message, expectation=e.expectation) for e in specs}
+
+
+def _build(suite: SuiteSpec, wh: Warehouse) -> tuple[Any, dict[str, _Built], dict[str, CheckResult]]:
+    """The GX suite, the expectations in it, and errors for those that could not be built."""
+    gx_suite = gx.ExpectationSuite(name=suite.name)
+    built: dict[str, _Built] = {}
+    errors: dict[str, CheckResult] = {}
+    for spec in suite.expectations:
+        try:
+            kwargs, extra = _resolve(spec, wh)
+            exp = _expectation(suite, spec, kwargs)
+        except QualityError as exc:
+            errors[spec.check] = CheckResult.errored(str(exc), expectation=spec.expectation)
+            continue
+        gx_suite.add_expectation(exp)
+        built[spec.check] = _Built(spec, exp, kwargs, extra)
+    return gx_suite, built, errors
+
+
+def validate_suite(suite: SuiteSpec, wh: Warehouse, partition: str | None = None) -> dict[str, CheckResult]:
+    """Validate the whole suite once; one CheckResult per expectation, keyed by check name."""
+    with _lock:
+        try:
+            batch = _batch(wh, suite, partition)
+        except QualityError as exc:
+            return _errored(suite.expectations, str(exc))
+        gx_suite, built, out = _build(suite, wh)
+        if not built:
+            return out
+        try:
+            res = batch.validate(gx_suite, result_format=_SUMMARY)
+        except Exception as exc:
+            reason = f"validation of {suite.name} raised: {_first_line(exc, wh)}"
+            return {**out, **_errored([b.spec for b in built.values()], reason)}
+        with_unexpected: list[_Built] = []
+        for vr in res.results:
+            b = built.get((vr.expectation_config.meta or {}).get("check"))
+            if b is None:
+                continue
+            out[b.spec.check] = result = _to_result(suite, b, vr)
+            if result.metadata.get("unexpected_count") and "element_count" in result.metadata:
+                with_unexpected.append(b)
+        missing = [b.spec for check, b in built.items() if check not in out]
+        out.update(_errored(missing, f"GX returned no result for this expectation of {suite.name}"))
+        _attach_samples(suite, batch, with_unexpected, out)
+    return out
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def expectation_result(suite: SuiteSpec, check: str, context: Any) -> CheckResult:
+    """The result of one expectation of `suite` for this run (validating the suite if needed)."""
+    wh: Warehouse = context.warehouse
+    key = (_source_name(wh), context.run_id, suite.name, context.partition)
+    with _lock:
+        entry = _cache.get(key)
+        if entry is None or check not in entry.pending:
+            results = validate_suite(suite, wh, context.partition)
+            entry = _Validation(results=results, pending={e.check for e in suite.expectations})
+            _cache[key] = entry
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        entry.pending.discard(check)
+        if not entry.pending:
+            _cache.pop(key, None)
+        result = entry.results.get(check)
+    if result is None:
+        return CheckResult.errored(f"no expectation {check!r} in suite {suite.name}")
+    return result
