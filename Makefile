@@ -7,11 +7,14 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# platformdirs warns when this is unset (containers, CI) and then uses this very directory
+export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
 .PHONY: install nightly test bench warehouse-stop clean lint
 
 # Re-install only when the dependency declarations change (a second `make nightly` skips it).
 $(STAMP): pyproject.toml constraints.txt
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 	@touch $(STAMP)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from assetgraph._env import apply_defaults
+from assetgraph._env import apply_defaults, drain_prefect_services
 
 apply_defaults()
 
@@ -227,6 +227,8 @@ def materialize(
     except AssetGraphError as exc:
         _fail(exc)
         return
+    finally:
+        drain_prefect_services()
     _print_report(report)
     if not report.succeeded and not dry_run:
         raise typer.Exit(1)

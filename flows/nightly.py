@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from assetgraph._env import apply_defaults
+from assetgraph._env import apply_defaults, drain_prefect_services
 
 NIGHTLY_SELECTION = "+sync/van_source_codes"
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,11 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"error: {exc}")
         return 2
     finally:
+        drain_prefect_services()
         if simulator is not None:
             simulator.stop()
 
     _print_report(report)
-    reports = ROOT / "reports"
+    reports = Path(os.environ.get("ASSETGRAPH_REPORTS_DIR") or ROOT / "reports")
     from assetgraph.catalog_page import write_catalog_page
 
     page = write_catalog_page(project, wh, reports / "catalog")

@@ -32,6 +32,12 @@ import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
+# GX logs INFO lines (temporary docs directories, ...) that say nothing to a pipeline's user.
+import logging as _logging  # noqa: E402
+
+for _name in ("great_expectations", "great_expectations.data_context.types.base"):
+    _logging.getLogger(_name).setLevel(_logging.WARNING)
+
 from assetgraph.specs import CheckResult  # noqa: E402
 from assetgraph.warehouse import Warehouse, connect  # noqa: E402
 from quality.errors import DataSourceError, QualityError, SuiteDefinitionError, ValueSetError  # noqa: E402

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 # Telemetry off and no network, before anything imports dbt or Prefect.
+from assetgraph._env import apply_defaults  # noqa: E402
+
+apply_defaults()
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

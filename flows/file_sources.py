@@ -1,0 +1,114 @@
+"""Where export files come from: a small interface (list the files, open one as bytes) so a
+local directory today and an S3 prefix later are interchangeable.
+
+A source names each file by a path relative to its root; that name is what lands in
+`_source_file` and in the load ledger, so it must be stable between runs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, Sequence, runtime_checkable
+
+from flows.errors import SourceNotFoundError, SourceNotImplementedError
+
+__all__ = [
+    "SourceFile",
+    "FileSource",
+    "LocalDirectorySource",
+    "S3PrefixSource",
+    "DEFAULT_PATTERNS",
+    "open_source",
+    "sha256_of",
+]
+
+DEFAULT_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str  # relative to the source root, '/'-separated
+    size: int | None = None
+
+
+@runtime_checkable
+class FileSource(Protocol):
+    """What the landing code needs from a place holding files."""
+
+    def describe(self) -> str:
+        """Where the files are, for logs (no credentials)."""
+        ...
+
+    def list_files(self) -> list[SourceFile]:
+        """The files to consider, sorted by name."""
+        ...
+
+    def open(self, name: str) -> BinaryIO:
+        """A binary stream of the file's bytes as stored (compressed or not); caller closes it."""
+        ...
+
+
+class LocalDirectorySource:
+    """Files directly inside one directory (not recursive) matching `patterns`. Hidden files and
+    partial downloads (`.part`, `.tmp`, `.crdownload`) are ignored."""
+
+    _PARTIAL = (".part", ".tmp", ".crdownload", ".partial")
+
+    def __init__(self, root: str | os.PathLike[str], patterns: Sequence[str] = DEFAULT_PATTERNS) -> None:
+        self.root = Path(root)
+        self.patterns = tuple(patterns)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def list_files(self) -> list[SourceFile]:
+        if not self.root.is_dir():
+            raise SourceNotFoundError(str(self.root))
+        found = []
+        for entry in os.scandir(self.root):
+            name = entry.name
+            if name.startswith(".") or name.endswith(self._PARTIAL) or not entry.is_file():
+                continue
+            if any(fnmatch.fnmatch(name, p) for p in self.patterns):
+                found.append(SourceFile(name=name, size=entry.stat().st_size))
+        return sorted(found, key=lambda f: f.name)
+
+    def open(self, name: str) -> BinaryIO:
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a file name inside {self.root}")
+        return open(self.root / name, "rb")
+
+
+class S3PrefixSource:
+    """Placeholder for `s3://bucket/prefix/`: the interface is fixed, the implementation is not
+    written yet (it needs boto3 and credentials from a Prefect block). Every call raises."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def describe(self) -> str:
+        return self.url
+
+    def list_files(self) -> list[SourceFile]:
+        raise SourceNotImplementedError("S3", f"cannot list {self.url}; use a local directory")
+
+    def open(self, name: str) -> BinaryIO:
+        raise SourceNotImplementedError("S3", f"cannot open {name} under {self.url}")
+
+
+def open_source(location: str | os.PathLike[str], patterns: Sequence[str] = DEFAULT_PATTERNS) -> FileSource:
+    """A source for a directory path, or for an `s3://` URL (not implemented yet)."""
+    text = os.fspath(location)
+    if text.startswith("s3://"):
+        return S3PrefixSource(text)
+    return LocalDirectorySource(text, patterns)
+
+
+def sha256_of(source: FileSource, name: str) -> str:
+    """The checksum of a file's stored bytes (what the load ledger records)."""
+    with source.open(name) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

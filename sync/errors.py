@@ -1,0 +1,36 @@
+"""Errors of the EveryAction sync. Messages never contain the API key or personal data."""
+
+from __future__ import annotations
+
+__all__ = ["SyncError", "SyncConfigError", "SyncLockedError", "FailureFractionExceeded", "RequestFailed"]
+
+
+class SyncError(Exception):
+    """Base of every error the sync raises on purpose."""
+
+
+class SyncConfigError(SyncError):
+    def __init__(self, variable: str, reason: str) -> None:
+        self.variable = variable
+        self.reason = reason
+        super().__init__(f"{variable}: {reason}")
+
+
+class SyncLockedError(SyncError):
+    def __init__(self) -> None:
+        super().__init__("another van_source_codes sync holds the lock; not starting a second one")
+
+
+class FailureFractionExceeded(SyncError):
+    def __init__(self, failed: int, total: int, limit: float) -> None:
+        self.failed, self.total, self.limit = failed, total, limit
+        super().__init__(
+            f"{failed} of {total} codes were not applied ({failed / max(total, 1):.1%}),"
+            f" more than the allowed {limit:.1%}; see sync.van_sync_ledger"
+        )
+
+
+class RequestFailed(SyncError):
+    def __init__(self, method: str, path: str, reason: str, attempts: int) -> None:
+        self.method, self.path, self.reason, self.attempts = method, path, reason, attempts
+        super().__init__(f"{method} {path} failed after {attempts} attempt(s): {reason}")

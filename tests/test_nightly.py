@@ -1,0 +1,70 @@
+"""`make nightly`'s entry point, end to end, twice, as a user runs it: a subprocess with its own
+(temporary) Prefect server, the real warehouse, real dbt, real GX and the EveryAction simulator."""
+
+import os
+import subprocess
+import sys
+
+from assetgraph.warehouse import connect
+from tests.conftest import REPO
+
+ASSETS = [
+    "raw/signups", "raw/event_attendances", "seeds/source_code_map", "sync/van_sync_ledger",
+    "staging/stg_signups", "staging/stg_event_attendances", "intermediate/int_people_first_touch",
+    "marts/van_source_code_assignments", "sync/van_source_codes",
+]
+
+
+def _nightly(env):
+    return subprocess.run(
+        [sys.executable, "-m", "flows.nightly"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_nightly_twice_end_to_end(tmp_path, warehouse_env):
+    env = {
+        **os.environ,
+        "SIGNUPS_DIR": str(tmp_path / "signups"),
+        "ASSETGRAPH_REPORTS_DIR": str(tmp_path / "reports"),
+        "NIGHTLY_SAMPLE_ROWS": "3000",
+    }
+    env.pop("EVERYACTION_API_URL", None)
+    env.pop("PREFECT_API_URL", None)
+
+    first = _nightly(env)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-4000:]
+    for key in ASSETS:
+        assert key in output, f"{key} missing from the summary"
+    assert "Traceback" not in output, output[-4000:]
+    assert "Error" not in output.replace("error_", ""), output[-4000:]
+    assert (tmp_path / "reports" / "catalog" / "index.html").exists()
+
+    with connect(warehouse_env) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from marts.van_source_code_assignments")
+        assert cur.fetchone()[0] == 0  # everything assigned was applied and is now excluded
+        cur.execute("select count(*), count(distinct van_id) from sync.van_sync_ledger where status = 'applied'")
+        applied, distinct = cur.fetchone()
+        assert applied > 100 and applied == distinct
+        cur.execute(
+            "select row_count from asset_catalog.materializations"
+            " where asset_key = 'intermediate/int_people_first_touch' order by finished_at"
+        )
+        first_rows = [r[0] for r in cur.fetchall()]
+
+    second = _nightly(env)
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output[-4000:]
+    assert "Traceback" not in output
+    with connect(warehouse_env) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select row_count from asset_catalog.materializations"
+            " where asset_key = 'intermediate/int_people_first_touch' order by finished_at"
+        )
+        rows = [r[0] for r in cur.fetchall()]
+        assert len(rows) == 2
+        # the second night has ~1 % new signups: the incremental model touches only those people
+        assert rows[1] < first_rows[0] / 10, rows
+        cur.execute("select count(*), count(distinct van_id) from sync.van_sync_ledger where status = 'applied'")
+        applied2, distinct2 = cur.fetchone()
+        assert applied2 == distinct2 and applied2 >= applied  # nothing applied twice
