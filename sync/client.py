@@ -154,7 +154,9 @@ class EveryActionClient:
             try:
                 r = self._send("POST", path, json={"codeId": code_id})
             except (requests.Timeout, requests.ConnectionError) as exc:
-                # The request may have reached EveryAction: look before trying again.
+                # The request may have reached EveryAction: give it a moment, then look
+                # before trying again.
+                self._sleep(self._backoff(attempt))
                 try:
                     if self.has_code(van_id, code_id):
                         return ApplyResult(Status.APPLIED, None, None, attempt, retries, already_applied=True)
@@ -163,7 +165,6 @@ class EveryActionClient:
                 if attempt == self.config.max_attempts:
                     return ApplyResult(Status.FAILED, None, type(exc).__name__, attempt, retries)
                 retries += 1
-                self._sleep(self._backoff(attempt))
                 continue
             status = r.status_code
             if status in (200, 201, 204):

@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import random
 import re
+import select
 import socket
 import struct
 import threading
@@ -81,7 +82,7 @@ class Simulator:
         self.applications: list[tuple[int, int]] = []  # (van_id, code_id) per successful apply
         self.in_flight = 0
         self.max_in_flight = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._rng = random.Random(faults.seed)
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -159,7 +160,16 @@ class Simulator:
                     return False
                 return user == "default" and password in (f"{sim.api_key}|1", f"{sim.api_key}|0")
 
+            def _done(self) -> None:
+                """Leave the in-flight count once, just before the client can see the end of
+                the request (answer, reset or hang-up), so the count is what the client has open."""
+                if not getattr(self, "_counted_out", False):
+                    self._counted_out = True
+                    with sim._lock:
+                        sim.in_flight -= 1
+
             def _send(self, status: int, body: object | None = None, headers: dict | None = None) -> None:
+                self._done()
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 for k, v in (headers or {}).items():
@@ -174,13 +184,30 @@ class Simulator:
             def _error(self, status: int, code: str, text: str, headers: dict | None = None) -> None:
                 self._send(status, {"errors": [{"code": code, "text": text}]}, headers)
 
+            def _hang(self) -> None:
+                """Answer nothing until `hang_seconds` pass or the client hangs up (a real
+                server notices the closed connection; the in-flight count then drops)."""
+                deadline = time.monotonic() + sim.faults.hang_seconds
+                while time.monotonic() < deadline:
+                    ready, _, _ = select.select([self.connection], [], [], 0.002)
+                    if ready:
+                        try:
+                            if not self.connection.recv(1, socket.MSG_PEEK):
+                                break
+                        except OSError:
+                            break
+                self._done()
+                self.close_connection = True
+
             def _reset(self) -> None:
                 # SO_LINGER 0: close with RST, as a dropped connection looks to the client
+                self._done()
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
                 self.close_connection = True
 
             def _handle(self, method: str) -> None:
+                self._counted_out = False
                 with sim._lock:
                     sim.in_flight += 1
                     sim.max_in_flight = max(sim.max_in_flight, sim.in_flight)
@@ -205,15 +232,14 @@ class Simulator:
                     status = self._route(method, raw, fault, apply_before_fault)
                     entry["status"] = status
                     if fault == "hang":
-                        time.sleep(sim.faults.hang_seconds)
-                        self.close_connection = True
+                        self._hang()
                         return None
                     if fault == "reset":
                         return self._reset()
                     return None
                 finally:
+                    self._done()
                     with sim._lock:
-                        sim.in_flight -= 1
                         sim.requests.append(entry)
 
             def _route(self, method: str, raw: bytes, fault: str | None, apply_before_fault: bool) -> int:
