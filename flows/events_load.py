@@ -111,10 +111,9 @@ def ensure_tables(cur: Any) -> None:
     cur.execute("create schema if not exists raw")
     cols = ", ".join(f"{n} {t}" for n, t in EVENT_ATTENDANCES_COLUMNS)
     cur.execute(f"create table if not exists {TABLE} ({cols})")
-    cur.execute(
-        f"create table if not exists {QUARANTINE_TABLE} (table_name text, source text, record text, "
-        "reason text, load_id text, quarantined_at timestamptz default now())"
-    )
+    from flows.ledger import quarantine_ddl
+
+    cur.execute(quarantine_ddl("raw"))
     cur.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = 'raw' and table_name = 'event_attendances'"

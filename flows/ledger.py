@@ -31,6 +31,7 @@ __all__ = [
     "lock",
     "landed_as",
     "write_quarantine",
+    "quarantine_ddl",
     "record_load",
 ]
 
@@ -90,13 +91,16 @@ def _create(conn: Any, spec: TableSpec) -> None:
                 min_partition date, max_partition date, load_id text not null, run_id text,
                 loaded_at timestamptz not null default now())"""
         )
-        cur.execute(
-            f"""create table if not exists {quarantine_table(spec)} (
+        cur.execute(quarantine_ddl(spec.schema))
+    conn.commit()
+
+
+def quarantine_ddl(schema: str) -> str:
+    """The one shape of `<schema>._quarantine`, shared by every extraction (files and APIs)."""
+    return f"""create table if not exists {schema}._quarantine (
                 table_name text not null, source_file text not null, source_line integer,
                 reason text not null, load_id text not null, sha256 text,
                 quarantined_at timestamptz not null default now())"""
-        )
-    conn.commit()
 
 
 def prepare_session(conn: Any, spec: TableSpec) -> None:
