@@ -206,27 +206,11 @@ def run_flow(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--partition", help="replace this timeslot date (YYYY-MM-DD) instead of everything")
     args = parser.parse_args(argv)
 
-    from prefect import flow, get_run_logger
-    from prefect.runtime import flow_run
-
-    from assetgraph.warehouse import resolve_warehouse
+    from assetgraph.execution.standalone import run_asset_as_flow
     from flows.events_errors import EventsError
 
-    @flow(name="land-event-attendances")
-    def land_event_attendances(partition: str | None = None) -> dict:
-        context = AssetContext(
-            key=event_attendances.key,
-            run_id=str(flow_run.get_id() or "local"),
-            warehouse=resolve_warehouse(),
-            partition=partition,
-            log=get_run_logger(),  # type: ignore[arg-type]
-        )
-        result = event_attendances(context)
-        assert result is not None
-        return {"row_count": result.row_count, **result.metadata}
-
     try:
-        summary = land_event_attendances(args.partition)
+        summary = run_asset_as_flow(event_attendances, "land-event-attendances", args.partition)
     except EventsError as exc:
         print(f"land-event-attendances failed: {exc}", file=sys.stderr)
         return 1

@@ -104,13 +104,10 @@ def run_flow(argv: Sequence[str] | None = None) -> int:
     import argparse
     import sys
 
-    from assetgraph._env import apply_defaults, drain_prefect_services
+    from assetgraph._env import apply_defaults
 
     apply_defaults()  # telemetry off, quiet logs: before Prefect is imported
-    from prefect import flow, get_run_logger
-    from prefect.runtime import flow_run
-
-    from assetgraph.warehouse import resolve_warehouse
+    from assetgraph.execution.standalone import run_asset_as_flow
     from flows.errors import ExtractionError
 
     parser = argparse.ArgumentParser(prog="python flows/signups.py", description="Land signup-form exports.")
@@ -120,26 +117,11 @@ def run_flow(argv: Sequence[str] | None = None) -> int:
     if args.dir:
         os.environ["SIGNUPS_DIR"] = args.dir
 
-    @flow(name="land-signups")
-    def land_signups(partition: str | None = None) -> dict:
-        context = AssetContext(
-            key=signups.key,
-            run_id=str(flow_run.get_id() or "local"),
-            warehouse=resolve_warehouse(),
-            partition=partition,
-            log=get_run_logger(),  # type: ignore[arg-type]
-        )
-        result = signups(context)
-        assert result is not None
-        return {"row_count": result.row_count, **result.metadata}
-
     try:
-        summary = land_signups(args.partition)
+        summary = run_asset_as_flow(signups, "land-signups", args.partition)
     except ExtractionError as exc:
         print(f"land-signups failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        drain_prefect_services()  # flush run events while the temporary API server is still up
     print(
         f"land-signups: {summary['rows_landed']} rows landed from {summary['files_loaded']} files "
         f"({summary['files_skipped']} already loaded), {summary['rows_quarantined']} quarantined"

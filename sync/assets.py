@@ -7,7 +7,7 @@ Environment:
 - EVERYACTION_MAX_CONCURRENCY: requests in flight across the deployment (default 3)
 - EVERYACTION_TIMEOUT_SECONDS: per-request timeout (default 10)
 - EVERYACTION_MAX_FAILURE_FRACTION: not-found + bad-code + failed share that fails the sync (default 0.05)
-- EVERYACTION_BATCH_SIZE: codes per ledger batch (default 500)
+- EVERYACTION_BATCH_SIZE: codes per ledger batch (default 2000)
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def van_source_codes(context: AssetContext) -> MaterializeResult:
         pairs,
         lambda: EveryActionClient(config),
         concurrency=concurrency,
-        batch_size=int(os.environ.get("EVERYACTION_BATCH_SIZE", "500")),
+        batch_size=int(os.environ.get("EVERYACTION_BATCH_SIZE", "2000")),
         max_failure_fraction=float(os.environ.get("EVERYACTION_MAX_FAILURE_FRACTION", "0.05")),
     )
     context.log.info("sync: %s", summary.as_metadata())

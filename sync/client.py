@@ -2,8 +2,9 @@
 every request and bounded retries.
 
 parsons' `VAN.apply_person_code(van_id, code_id)` sends `POST people/{id}/codes` with no timeout
-and no retry, and raises on any error status. We send the same request through the same `VAN`
-client's connector (its base URL and basic auth), adding a timeout and reading the status:
+and no retry, raises on any error status, and opens a new connection per call. We build the
+`VAN` client as usual (its base URL, `default` / `KEY|1` basic auth and headers) and send the
+same request with them on a keep-alive session, adding a timeout and reading the status:
 
 - 204: applied.  404: no such person.  400: bad code.  (permanent: recorded, not retried)
 - 429: wait `Retry-After` (capped), else back off with jitter; 5xx: back off and retry.
@@ -100,6 +101,11 @@ class EveryActionClient:
             finally:
                 van_connector.URI = previous
         self._api = self._van.connection.api
+        import requests
+
+        # parsons sends each request with `requests.request` (a new connection every time);
+        # one keep-alive session per worker, with parsons' own base URL, auth and headers.
+        self._session = requests.Session()
         self.requests = 0
 
     # ---- helpers -------------------------------------------------------------------------
@@ -108,8 +114,13 @@ class EveryActionClient:
         return ceiling / 2 + self._rng.random() * ceiling / 2
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        from urllib.parse import urljoin
+
         self.requests += 1
-        return self._api.request(path, method, raise_on_error=False, timeout=self.config.timeout, **kwargs)
+        return self._session.request(
+            method, urljoin(self._api.uri, path), auth=self._api.auth, headers=self._api.headers,
+            timeout=self.config.timeout, **kwargs,
+        )
 
     @staticmethod
     def _error_code(response: Any) -> str | None:

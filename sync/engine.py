@@ -4,7 +4,7 @@
   slot of the Prefect global concurrency limit `everyaction-api` (when a Prefect API is
   configured) for as long as it works, so the bound holds across every process and machine
   that syncs — with one slot acquisition per worker, not one API call per request.
-- Work goes in batches (default 500): `pending` rows for the batch are committed before any
+- Work goes in batches (default 2000): `pending` rows for the batch are committed before any
   call, outcomes after the batch. A crash leaves at most one batch `pending`; the next run
   asks EveryAction about those before applying anything again.
 - One run at a time: the ledger lock is held for the whole sync.
@@ -145,7 +145,7 @@ def run_sync(
     client_factory: Callable[[], EveryActionClient],
     *,
     concurrency: int = 3,
-    batch_size: int = 500,
+    batch_size: int = 2000,
     max_failure_fraction: float = 0.05,
     use_prefect_limit: bool = True,
 ) -> SyncSummary:
