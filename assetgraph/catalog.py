@@ -25,6 +25,7 @@ __all__ = [
     "record_materialization",
     "record_check",
     "latest_status",
+    "failing_blocking_checks",
     "AssetStatusRow",
     "utcnow",
 ]
@@ -232,4 +233,33 @@ def latest_status(wh: Warehouse, keys: Iterable[str]) -> dict[str, AssetStatusRo
             last_row_count=r[4] if r else None,
             failed_checks=tuple(sorted(failing.get(k, ()))),
         )
+    return out
+
+
+def failing_blocking_checks(wh: Warehouse, asset_keys: Iterable[str]) -> dict[str, list[str]]:
+    """For each asset, the blocking checks whose latest recorded result is failed or error.
+
+    Used when a selection runs an asset without its upstream: the gate still holds, judged by
+    the upstream's last recorded check results (an override is recorded as `overridden`)."""
+    keys = list(asset_keys)
+    if not keys:
+        return {}
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"""
+            with ranked as (
+                select asset_key, check_name, status, blocking,
+                       row_number() over (partition by asset_key, check_name order by evaluated_at desc) as rn
+                from {SCHEMA}.check_results
+                where asset_key in %s and status <> 'skipped'
+            )
+            select asset_key, check_name from ranked
+            where rn = 1 and blocking and status in ('failed', 'error')
+            order by 1, 2
+            """,
+            (tuple(keys),),
+        )
+        out: dict[str, list[str]] = {}
+        for asset_key, check_name in cur.fetchall():
+            out.setdefault(asset_key, []).append(check_name)
     return out

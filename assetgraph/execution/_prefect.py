@@ -38,6 +38,13 @@ def _skip_reason(step: Step, done: dict[str, StepOutcome]) -> str | None:
     return None
 
 
+def _outside_gate(graph: Any, step: Step, gate: dict[str, list[str]]) -> str | None:
+    failing = [f"{p}:{c}" for p in sorted(graph.parents(step.key)) for c in gate.get(str(p), [])]
+    if failing:
+        return "blocked by the last recorded result of upstream check " + ", ".join(failing)
+    return None
+
+
 def _summary_markdown(outcomes: list[StepOutcome]) -> str:
     lines = ["| asset | partition | status | rows | seconds | checks |", "|---|---|---|---|---|---|"]
     for o in outcomes:
@@ -110,16 +117,24 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
     def mark_skipped(step_name: str, reason: str) -> Any:
         return Completed(name="Skipped", message=f"{step_name}: {reason}")
 
+    in_plan = {s.key for s in plan.steps}
+    outside = sorted({str(p) for s in plan.steps for p in graph.parents(s.key) if p not in in_plan})
+
     def orchestrate(selection: str, partitions: list[str]) -> tuple[list[StepOutcome], bool, str]:
         ctx.run_id = str(flow_run.id or ctx.run_id)
         catalog.record_run_start(ctx.warehouse, ctx.run_id, selection, partitions, ctx.options.get("trigger", "cli"))
+        # Upstream assets outside the selection: their last recorded blocking checks still gate.
+        gate = {
+            k: [c for c in names if f"{k}:{c}" not in ctx.allow_failed_checks]
+            for k, names in catalog.failing_blocking_checks(ctx.warehouse, outside).items()
+        }
         done = _Done(ctx.listener)
         pending = list(plan.steps)
         running: dict[Any, tuple[Step, float]] = {}
         while pending or running:
             for step in [s for s in pending if all(u in done for u in s.upstream)]:
                 pending.remove(step)
-                reason = _skip_reason(step, done)
+                reason = _skip_reason(step, done) or _outside_gate(graph, step, gate)
                 if reason:
                     done[step.id] = skip_step(ctx, step, reason)
                     mark_skipped.with_options(task_run_name=f"{step.id} (skipped)").submit(step.id, reason)

@@ -1,0 +1,59 @@
+"""The gate with every real part: our dbt project and GX suites on the embedded Postgres, a real
+Prefect API, and the EveryAction simulator's request log as the witness."""
+
+import datetime as dt
+
+import pytest
+
+from assetgraph.config import load_settings
+from assetgraph.execution import AssetStatus, check, materialize
+from assetgraph.loader import load_project
+from assetgraph.warehouse import connect
+from flows.sample_data import SampleConfig, generate
+from sync.dev import start_local_simulator
+from tests.conftest import REPO
+
+SYNC = "sync/van_source_codes"
+UNIQUE = "marts/van_source_code_assignments:gx_van_id_unique"
+DBT_UNIQUE = "marts/van_source_code_assignments:unique_van_source_code_assignments_van_id"
+
+
+@pytest.fixture
+def pipeline(tmp_path, warehouse_env, monkeypatch, prefect_api):
+    monkeypatch.setenv("SIGNUPS_DIR", str(tmp_path / "signups"))
+    monkeypatch.delenv("EVERYACTION_API_URL", raising=False)
+    monkeypatch.delenv("EVENTS_API_URL", raising=False)
+    generate(tmp_path / "signups", SampleConfig(rows=600, days=3, seed=5, start=dt.date(2026, 11, 1)))
+    project = load_project(load_settings(root=REPO))
+    report = materialize(project, "+marts/van_source_code_assignments", warehouse=warehouse_env)
+    assert report.succeeded, [(str(o.key), o.status, o.message) for o in report.outcomes]
+    sim = start_local_simulator()
+    for var in ("EVERYACTION_API_URL", "EVERYACTION_API_KEY", "EVERYACTION_DB"):
+        monkeypatch.setenv(var, __import__("os").environ[var])
+    yield project, warehouse_env, sim
+    sim.stop()
+
+
+def test_duplicate_van_id_blocks_the_sync_with_zero_requests(pipeline):
+    project, wh, sim = pipeline
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute("insert into marts.van_source_code_assignments"
+                    " select * from marts.van_source_code_assignments order by van_id limit 1")
+    checks = check(project, "marts/van_source_code_assignments", warehouse=wh)
+    failed = [str(c.key) for o in checks.outcomes for c in o.checks if c.blocks]
+    assert UNIQUE in failed and DBT_UNIQUE in failed  # GX and the dbt test both see it
+
+    report = materialize(project, SYNC, warehouse=wh)
+    (sync,) = report.outcomes
+    assert sync.status is AssetStatus.SKIPPED and UNIQUE in sync.message
+    assert sim.requests == []  # not one HTTP request reached EveryAction
+    assert not report.succeeded
+
+    # overriding one of the two failed checks is not enough
+    report = materialize(project, SYNC, warehouse=wh, allow_failed_checks=[UNIQUE])
+    assert not report.succeeded and DBT_UNIQUE in report.outcomes[0].message and sim.requests == []
+
+    # an operator who has looked lets both through
+    report = materialize(project, SYNC, warehouse=wh, allow_failed_checks=[UNIQUE, DBT_UNIQUE])
+    assert report.succeeded and report.outcomes[0].row_count > 0
+    assert len(sim.applications) == report.outcomes[0].row_count
