@@ -153,21 +153,39 @@ def _run_with_worker(name: str, env: dict) -> object:
             time.sleep(0.5)
 
 
-def test_worker_runs_a_deployment_and_failures_alert(prefect_server, warehouse_env, receiver):
-    url, received = receiver
-    ok = _nightly(name="t-seed", selection="seeds/source_code_map")
-    bad = _nightly(name="t-broken", selection="marts/no_such_asset")
-    scheduling.apply((_nightly(), ok, bad))
-    env = {**os.environ, "PREFECT_API_URL": prefect_server, "ASSETGRAPH_ALERT_WEBHOOK_URL": url,
-           "ASSETGRAPH_MODULES": ""}
+def test_worker_runs_the_nightly_deployment_and_failures_alert(prefect_server, warehouse_env, receiver, tmp_path):
+    import datetime as dt
 
-    run, worker = _run_with_worker("t-seed", env)
-    assert run.state.is_completed(), (run.state, worker.stdout[-3000:], worker.stderr[-3000:])
     from assetgraph.warehouse import connect
+    from flows.sample_data import SampleConfig, generate
+    from sync.simulator import Simulator
 
+    url, received = receiver
+    bad = _nightly(name="t-broken", selection="marts/no_such_asset")
+    scheduling.apply((_nightly(), bad))
+    generate(tmp_path / "signups", SampleConfig(rows=400, days=2, seed=9, start=dt.date(2026, 11, 1)))
+    import csv
+
+    with open(REPO / "dbt_project" / "seeds" / "source_code_map.csv", newline="") as fh:
+        codes = {int(r["source_code_id"]) for r in csv.DictReader(fh)}
+    with Simulator("worker-key", codes=codes, auto_people=True) as sim:
+        env = {**os.environ, "PREFECT_API_URL": prefect_server, "ASSETGRAPH_ALERT_WEBHOOK_URL": url,
+               "SIGNUPS_DIR": str(tmp_path / "signups"), "EVERYACTION_API_URL": sim.base_url,
+               "EVERYACTION_API_KEY": "worker-key", "EVERYACTION_DB": "EveryAction"}
+        env.pop("ASSETGRAPH_MODULES", None)
+        run, worker = _run_with_worker("t-nightly", env)
+        applications = len(sim.applications)
     with connect(warehouse_env) as conn, conn.cursor() as cur:
-        cur.execute("select status from asset_catalog.materializations where asset_key = 'seeds/source_code_map'")
-        assert cur.fetchall() == [("success",)]
+        cur.execute("select asset_key, message from asset_catalog.materializations where status <> 'success'")
+        problems = cur.fetchall()
+    assert run.state.is_completed(), (problems, run.state, worker.stderr[-2000:])
+    with connect(warehouse_env) as conn, conn.cursor() as cur:
+        cur.execute("select asset_key, status from asset_catalog.materializations")
+        statuses = dict(cur.fetchall())
+        cur.execute("select count(*) from sync.van_sync_ledger where status = 'applied'")
+        applied = cur.fetchone()[0]
+    assert statuses["sync/van_source_codes"] == "success" and set(statuses.values()) == {"success"}
+    assert applied == applications > 0
     assert received == []
 
     run, worker = _run_with_worker("t-broken", env)

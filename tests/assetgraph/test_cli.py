@@ -63,6 +63,11 @@ def test_unknown_key_suggests(shop_env):
 
 
 def test_materialize_status_and_check_on_second_project(shop_env, prefect_api):
+    code, output = invoke("status", "--json")
+    before = {r["key"]: r for r in json.loads(output)}
+    assert before["reporting/revenue_by_country"]["stale"] is True  # never materialized, 24 h policy
+    assert before["base/base_orders"]["stale"] is None  # no freshness policy
+
     code, output = invoke("materialize", "+reporting/revenue_by_country")
     assert code == 0, output
     assert "succeeded" in output
@@ -79,6 +84,7 @@ def test_materialize_status_and_check_on_second_project(shop_env, prefect_api):
     assert code == 0
     status = {r["key"]: r for r in json.loads(output)}
     assert status["reporting/revenue_by_country"]["last_status"] == "success"
+    assert status["reporting/revenue_by_country"]["stale"] is False
     assert status["shop_raw/orders"]["last_status"] is None
 
     # break the data: a country without a name makes the blocking not_null test fail

@@ -69,6 +69,10 @@ def write_project(root: Path, schema: str = "shop") -> Path:
         models:
           - name: revenue_by_country
             description: One row per country.
+            config:
+              meta:
+                assetgraph:
+                  freshness_hours: 24
             columns:
               - name: country
                 tests: [unique, not_null]
