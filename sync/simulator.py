@@ -306,8 +306,10 @@ def main() -> None:  # pragma: no cover - manual use
     parser.add_argument("--people", type=int, default=1000, help="VAN IDs 1..N exist")
     parser.add_argument("--codes", default="1001,1002,1003,1004,1005")
     parser.add_argument("--api-key", default="dev-key")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     args = parser.parse_args()
-    sim = Simulator(args.api_key, range(1, args.people + 1), (int(c) for c in args.codes.split(",")), port=args.port)
+    sim = Simulator(args.api_key, range(1, args.people + 1), (int(c) for c in args.codes.split(",")),
+                    faults=Faults(latency=args.latency), port=args.port)
     print(sim.start(), flush=True)
     try:
         threading.Event().wait()
