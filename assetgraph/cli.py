@@ -294,14 +294,30 @@ def status(
 
 
 @app.command("catalog")
-def catalog_cmd(out_dir: Path = typer.Option(Path("reports/catalog"), "--out", help="Output folder.")) -> None:
-    """Write the self-contained catalog page (HTML + JSON) for the whole graph."""
-    from assetgraph.catalog_page import write_catalog_page
+def catalog_cmd(
+    out_dir: Path = typer.Option(Path("reports/catalog"), "--out", help="Output folder."),
+    link: list[str] = typer.Option(
+        [], "--link", help="NAME=PATH: a page to link from every catalog page (e.g. a data-quality report)."
+    ),
+    history: int = typer.Option(10, "--history", min=1, help="Materializations and check results shown per asset."),
+) -> None:
+    """Write the static catalog site (lineage diagram, one page per asset, catalog.json)."""
+    from assetgraph.catalog_site import write_catalog_site
     from assetgraph.warehouse import resolve_warehouse
 
+    links: dict[str, Path] = {}
+    for item in link:
+        name, sep, target = item.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            _fail(AssetGraphError(f"--link {item!r}: expected NAME=PATH"))
+            return
+        links[name.strip()] = Path(target.strip())
     try:
         project = _project()
-        path = write_catalog_page(project, resolve_warehouse(), out_dir)
+        path = write_catalog_site(
+            project.graph, resolve_warehouse(), out_dir, links=links, history=history,
+            dbt_project_dir=project.settings.dbt_project_dir,
+        )
     except AssetGraphError as exc:
         _fail(exc)
         return

@@ -95,9 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     _print_report(report)
     reports = Path(os.environ.get("ASSETGRAPH_REPORTS_DIR") or ROOT / "reports")
-    from assetgraph.catalog_page import write_catalog_page
-
-    page = write_catalog_page(project, wh, reports / "catalog")
     quality = None
     try:
         from quality.report import build_report
@@ -105,7 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality = build_report(wh, report.run_id, reports / "quality")
     except ImportError:
         pass
-    print(f"catalog page:        {page}")
+    from assetgraph.catalog_site import write_catalog_site
+
+    page = write_catalog_site(
+        project.graph, wh, reports / "catalog", dbt_project_dir=project.settings.dbt_project_dir,
+        links={"Data-quality report (this run)": quality} if quality else None,
+    )
+    print(f"catalog page:        {page.resolve().as_uri()}")
     if quality:
         print(f"data-quality report: {quality}")
     print(f"catalog tables:      asset_catalog.runs / materializations / check_results (run {report.run_id})")
