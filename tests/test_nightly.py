@@ -38,7 +38,16 @@ def test_nightly_twice_end_to_end(tmp_path, warehouse_env):
         assert key in output, f"{key} missing from the summary"
     assert "Traceback" not in output, output[-4000:]
     assert "Error" not in output.replace("error_", ""), output[-4000:]
-    assert (tmp_path / "reports" / "catalog" / "index.html").exists()
+    catalog = tmp_path / "reports" / "catalog"
+    index = (catalog / "index.html").read_text()
+    assert f"catalog page:        {(catalog / 'index.html').resolve().as_uri()}" in output
+    for key in ASSETS:
+        assert f"data-key='{key}'" in index, f"{key} not drawn on the catalog page"
+    assert "href='../quality/quality-" in index  # the data-quality report is one click away
+    mart = (catalog / "assets" / "marts__van_source_code_assignments.html").read_text()
+    assert "Compiled SQL" in mart and "int_people_first_touch" in mart  # dbt's compiled SQL, refs resolved
+    sync_page = (catalog / "assets" / "sync__van_source_codes.html").read_text()
+    assert "<th>applied</th>" in sync_page and "<th>failed</th>" in sync_page
     # the sample data has signups without an email: a warn-severity dbt test fails, visibly,
     # and blocks nothing (the run above succeeded through to the sync)
     assert "not_null_stg_signups_email (warn, dbt): failed" in output

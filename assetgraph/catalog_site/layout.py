@@ -3,8 +3,9 @@
 Layered left to right (a node's column is its longest path from a root, so every edge points
 right), one horizontal lane per group (groups stay visible as bands), and within a lane the
 nodes of a column ordered by the mean row of their parents, which keeps most edges short and
-uncrossed without a full crossing-minimisation pass. Deterministic: the same graph always gives
-the same picture.
+uncrossed without a full crossing-minimisation pass. A column holding more than `MAX_ROWS` nodes
+of one lane wraps into side-by-side sub-columns, so a 100-model staging layer is a block, not a
+5,000-pixel strip. Deterministic: the same graph always gives the same picture.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-__all__ = ["NODE_W", "NODE_H", "Box", "Lane", "Layout", "layout"]
+__all__ = ["NODE_W", "NODE_H", "MAX_ROWS", "Box", "Lane", "Layout", "layout"]
 
 NODE_W = 220
 NODE_H = 34
@@ -21,6 +22,7 @@ _COL_GAP = 70
 _ROW_GAP = 12
 _LANE_PAD = 26  # room for the lane's title above its first row
 _MARGIN = 16
+MAX_ROWS = 12
 
 
 @dataclass(frozen=True)
@@ -90,24 +92,36 @@ def layout(
     )
 
     # rows inside each lane, column by column, by the mean row of already placed parents
-    row: dict[str, float] = {}
+    row: dict[str, float] = {}  # global order, for the parents' mean
+    slot: dict[str, tuple[int, int]] = {}  # (sub-column, row within the lane)
     lane_rows: dict[str, int] = {}
-    lane_base: dict[str, float] = {}
+    subcolumns = defaultdict(lambda: 1)  # column -> widest wrap over all lanes
     offset = 0.0
     for g in lane_order:
-        lane_base[g] = offset
         by_col: dict[int, list[str]] = defaultdict(list)
         for n in members[g]:
             by_col[column[n]].append(n)
+        rows_here = min(MAX_ROWS, max(len(v) for v in by_col.values()))
         for col in sorted(by_col):
             def weight(n: str) -> tuple[float, str]:
                 placed = [row[p] for p in parents[n] if p in row]
                 return (sum(placed) / len(placed) if placed else float("inf"), n)
 
-            for i, n in enumerate(sorted(by_col[col], key=weight)):
-                row[n] = offset + i
-        lane_rows[g] = max(len(v) for v in by_col.values())
-        offset += lane_rows[g]
+            ordered = sorted(by_col[col], key=weight)
+            for i, n in enumerate(ordered):
+                slot[n] = (i // rows_here, i % rows_here)
+                row[n] = offset + i % rows_here + (i // rows_here) / (len(ordered) + 1)
+            subcolumns[col] = max(subcolumns[col], -(-len(ordered) // rows_here))
+        lane_rows[g] = rows_here
+        offset += rows_here
+
+    columns = max(column.values(), default=-1) + 1
+    col_x: list[int] = []
+    x = _MARGIN
+    for col in range(columns):
+        col_x.append(x)
+        x += subcolumns[col] * (NODE_W + _COL_GAP)
+    width = max(x - _COL_GAP + _MARGIN, NODE_W + 2 * _MARGIN)
 
     boxes: dict[str, Box] = {}
     lanes: list[Lane] = []
@@ -116,13 +130,11 @@ def layout(
         height = _LANE_PAD + lane_rows[g] * (NODE_H + _ROW_GAP)
         lanes.append(Lane(group=g, y=y, height=height))
         for n in members[g]:
-            r = int(row[n] - lane_base[g])
+            sub, r = slot[n]
             boxes[n] = Box(
                 key=n, group=g, column=column[n],
-                x=_MARGIN + column[n] * (NODE_W + _COL_GAP),
+                x=col_x[column[n]] + sub * (NODE_W + _COL_GAP),
                 y=y + _LANE_PAD + r * (NODE_H + _ROW_GAP),
             )
         y += height + _ROW_GAP
-    columns = max(column.values(), default=-1) + 1
-    width = 2 * _MARGIN + max(columns, 1) * (NODE_W + _COL_GAP) - _COL_GAP
     return Layout(boxes=boxes, lanes=tuple(lanes), edges=tuple(edge_list), width=width, height=y + _MARGIN)

@@ -47,7 +47,32 @@
     if (count) { count.textContent = q === "" ? "" : hits + " match" + (hits === 1 ? "" : "es"); }
   }
 
-  box.addEventListener("input", apply);
+  // zoom: the SVG keeps its viewBox, so scaling its size scales the drawing
+  var svg = document.getElementById("lineage");
+  var natural = svg ? [svg.width.baseVal.value, svg.height.baseVal.value] : [0, 0];
+  var scale = 1;
+  function zoom(to) {
+    scale = Math.max(0.1, Math.min(2, to));
+    svg.setAttribute("width", Math.round(natural[0] * scale));
+    svg.setAttribute("height", Math.round(natural[1] * scale));
+    var label = document.getElementById("zoom-level");
+    if (label) { label.textContent = Math.round(scale * 100) + "%"; }
+  }
+  document.querySelectorAll("button[data-zoom]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var how = b.getAttribute("data-zoom");
+      if (how === "fit") {
+        var frame = svg.parentNode;
+        zoom(Math.min(frame.clientWidth / natural[0], frame.clientHeight / natural[1], 1));
+      } else { zoom(scale * (how === "in" ? 1.25 : 0.8)); }
+    });
+  });
+
+  box.addEventListener("input", function () {
+    apply();
+    var first = document.querySelector("svg .node.hit");
+    if (first && first.scrollIntoView) { first.scrollIntoView({block: "center", inline: "center"}); }
+  });
   toggles.forEach(function (t) { t.addEventListener("change", apply); });
   var fromHash = decodeURIComponent((location.hash || "").replace(/^#q=/, ""));
   if (location.hash.indexOf("#q=") === 0) { box.value = fromHash; }

@@ -92,6 +92,11 @@ def test_catalog_in_chromium(browser, site, tmp_path):
     dimmed = page.eval_on_selector_all("svg#lineage g.node.dim", "ns => ns.map(n => n.getAttribute('data-key'))")
     assert "marts/assignments" not in dimmed and "raw/people" in dimmed
     assert page.locator("tr[data-key='raw/people']").is_hidden()
+    # zoom to fit: the whole drawing fits the frame
+    page.click("button[data-zoom='fit']")
+    width = page.evaluate("document.getElementById('lineage').getBoundingClientRect().width")
+    frame = page.evaluate("document.querySelector('.diagram').clientWidth")
+    assert width <= frame
     # a group can be folded away
     page.fill("#filter", "")
     page.uncheck("input[data-group-toggle='raw']")

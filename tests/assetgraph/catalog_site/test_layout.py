@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from assetgraph.catalog_site.layout import NODE_H, NODE_W, layout
+from assetgraph.catalog_site.layout import MAX_ROWS, NODE_H, NODE_W, layout
 
 
 def _random_dag(n, groups, seed):
@@ -32,6 +32,7 @@ def test_invariants_on_a_500_node_graph(seed):
     assert set(lay.boxes) == set(nodes)
     for up, down in lay.edges:
         assert lay.boxes[up].column < lay.boxes[down].column, (up, down)
+        assert lay.boxes[up].x + NODE_W < lay.boxes[down].x, (up, down)  # drawn pointing right
     lanes = {lane.group: lane for lane in lay.lanes}
     for key, box in lay.boxes.items():
         lane = lanes[groups[key]]
@@ -42,6 +43,10 @@ def test_invariants_on_a_500_node_graph(seed):
     ordered = sorted(lay.lanes, key=lambda lane: lane.y)
     for a, b in zip(ordered, ordered[1:]):
         assert a.y + a.height <= b.y  # lanes do not overlap
+    rows = {(b.group, b.y) for b in lay.boxes.values()}
+    for lane in lay.lanes:  # tall layers wrap into sub-columns instead of growing a lane
+        assert len({y for g, y in rows if g == lane.group}) <= MAX_ROWS
+    assert lay.height < 8 * (NODE_H + 12) * MAX_ROWS
     assert layout(nodes, edges, groups) == lay  # deterministic
 
 
