@@ -15,7 +15,6 @@ __all__ = [
     "ConfigurationError",
     "SourceError",
     "SourceNotFoundError",
-    "SourceNotImplementedError",
     "SourceFileMissingError",
     "FileFormatError",
     "EmptyFileError",
@@ -52,13 +51,6 @@ class SourceNotFoundError(SourceError):
     def __init__(self, location: str) -> None:
         self.location = location
         super().__init__(f"source {location} does not exist or is not a directory")
-
-
-class SourceNotImplementedError(SourceError):
-    def __init__(self, kind: str, detail: str) -> None:
-        self.kind = kind
-        self.detail = detail
-        super().__init__(f"{kind} file sources are not implemented yet: {detail}")
 
 
 class SourceFileMissingError(SourceError):

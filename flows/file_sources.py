@@ -1,5 +1,5 @@
 """Where export files come from: a small interface (list the files, open one as bytes) so a
-local directory today and an S3 prefix later are interchangeable.
+local directory and an S3 prefix (`flows/s3_source.py`) are interchangeable.
 
 A source names each file by a path relative to its root; that name is what lands in
 `_source_file` and in the load ledger, so it must be stable between runs.
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, Sequence, runtime_checkable
 
-from flows.errors import SourceNotFoundError, SourceNotImplementedError
+from flows.errors import SourceNotFoundError
+from flows.s3_source import S3PrefixSource
 
 __all__ = [
     "SourceFile",
@@ -83,28 +84,11 @@ class LocalDirectorySource:
         return open(self.root / name, "rb")
 
 
-class S3PrefixSource:
-    """Placeholder for `s3://bucket/prefix/`: the interface is fixed, the implementation is not
-    written yet (it needs boto3 and credentials from a Prefect block). Every call raises."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def describe(self) -> str:
-        return self.url
-
-    def list_files(self) -> list[SourceFile]:
-        raise SourceNotImplementedError("S3", f"cannot list {self.url}; use a local directory")
-
-    def open(self, name: str) -> BinaryIO:
-        raise SourceNotImplementedError("S3", f"cannot open {name} under {self.url}")
-
-
 def open_source(location: str | os.PathLike[str], patterns: Sequence[str] = DEFAULT_PATTERNS) -> FileSource:
-    """A source for a directory path, or for an `s3://` URL (not implemented yet)."""
+    """A source for a directory path, or for an `s3://bucket/prefix/` URL."""
     text = os.fspath(location)
     if text.startswith("s3://"):
-        return S3PrefixSource(text)
+        return S3PrefixSource(text, patterns)
     return LocalDirectorySource(text, patterns)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from assetgraph.definitions import AssetContext
 from assetgraph.keys import AssetKey
-from flows.errors import ConfigurationError, SourceFileMissingError, SourceNotImplementedError
+from flows.errors import ConfigurationError, SourceFileMissingError
 from flows.sample_data import SampleConfig, generate
 from flows.signups import run_flow, signups, signups_spec
 from tests.flows.signup_helpers import row, rows, scalar, table_fingerprint, write_csv
@@ -130,14 +130,11 @@ def test_time_zone_setting_moves_dates(warehouse, tmp_path, monkeypatch):
         run(warehouse)
 
 
-def test_sources_default_dir_and_s3_stub(warehouse, tmp_path, monkeypatch):
+def test_sources_default_dir(warehouse, tmp_path, monkeypatch):
     monkeypatch.delenv("SIGNUPS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     write_csv(tmp_path / "data" / "signups" / "a.csv", [row(1)])
     assert run(warehouse).row_count == 1
-    monkeypatch.setenv("SIGNUPS_DIR", "s3://bucket/exports/")
-    with pytest.raises(SourceNotImplementedError, match="S3"):
-        run(warehouse)
 
 
 def test_importing_the_asset_module_stays_light():
