@@ -28,6 +28,8 @@ __all__ = [
     "failing_blocking_checks",
     "AssetStatusRow",
     "utcnow",
+    "catalog_exists",
+    "parse_metadata",
 ]
 
 SCHEMA = "asset_catalog"
@@ -79,6 +81,25 @@ def utcnow() -> dt.datetime:
 def _json(value: Mapping[str, Any] | None) -> str:
     text = json.dumps(dict(value or {}), default=str, sort_keys=True)
     return text[:65000]
+
+
+def parse_metadata(text: str | None) -> dict[str, Any]:
+    """A `metadata` column back as a dict; `{}` for empty or unreadable text (never raises)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def catalog_exists(cur: Any) -> bool:
+    """Whether the three catalog tables exist (a warehouse no run has touched has none)."""
+    cur.execute(
+        "select count(*) from information_schema.tables where table_schema = %s"
+        " and table_name in ('runs', 'materializations', 'check_results')",
+        (SCHEMA,),
+    )
+    return int(cur.fetchone()[0]) == 3
 
 
 def _clip(text: str | None, n: int = 4000) -> str | None:

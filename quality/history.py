@@ -5,10 +5,10 @@ Redshift: window functions, no FILTER, no DISTINCT ON)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from assetgraph.catalog import catalog_exists, parse_metadata
 from assetgraph.warehouse import Warehouse, connect
 from quality.errors import ReportError
 
@@ -91,29 +91,10 @@ class RunQuality:
         return [c for c in self.checks if c.blocks]
 
 
-def _meta(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _catalog_exists(cur: Any) -> bool:
-    cur.execute(
-        "select count(*) from information_schema.tables where table_schema = %s"
-        " and table_name in ('runs', 'materializations', 'check_results')",
-        (_SCHEMA,),
-    )
-    return int(cur.fetchone()[0]) == 3
-
-
 def load_run(wh: Warehouse, run_id: str, *, trend_runs: int = 7) -> RunQuality:
     """Everything the report needs for `run_id`. Raises ReportError for an unknown run."""
     with connect(wh) as conn, conn.cursor() as cur:
-        if not _catalog_exists(cur):
+        if not catalog_exists(cur):
             raise ReportError(run_id, f"no catalog in schema {_SCHEMA}")
         cur.execute(
             f"select run_id, selection, partitions, status, started_at, finished_at, trigger, message"
@@ -135,7 +116,7 @@ def load_run(wh: Warehouse, run_id: str, *, trend_runs: int = 7) -> RunQuality:
             (run_id,),
         )
         checks = tuple(
-            CheckRow(a, n, p, s, bool(b), st, m, _meta(md), ev) for a, n, p, s, b, st, m, md, ev in cur.fetchall()
+            CheckRow(a, n, p, s, bool(b), st, m, parse_metadata(md), ev) for a, n, p, s, b, st, m, md, ev in cur.fetchall()
         )
         if run is None and not mats and not checks:
             raise ReportError(run_id, "the catalog has no rows for this run")

@@ -8,12 +8,11 @@ renders HTML; `render.py` turns these values into pages.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from assetgraph.catalog import SCHEMA, utcnow
+from assetgraph.catalog import SCHEMA, catalog_exists, parse_metadata, utcnow
 from assetgraph.graph import AssetGraph
 from assetgraph.specs import AssetKind, AssetSpec, CheckSpec
 from assetgraph.warehouse import Warehouse, connect
@@ -138,30 +137,13 @@ def display_status(kind: AssetKind, last_status: str | None, message: str, stale
     return "materialized"
 
 
-def _meta(text: str | None) -> Mapping[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _catalog_exists(cur: Any) -> bool:
-    cur.execute(
-        "select count(*) from information_schema.tables where table_schema = %s"
-        " and table_name in ('runs', 'materializations', 'check_results')",
-        (SCHEMA,),
-    )
-    return cur.fetchone()[0] == 3
-
-
 def _read_catalog(wh: Warehouse, history: int) -> tuple[dict, dict, dict, list[RunFacts]]:
     mats: dict[str, list[Materialization]] = {}
     last_success: dict[str, dt.datetime] = {}
     checks: dict[tuple[str, str], list[CheckRun]] = {}
     runs: list[RunFacts] = []
     with connect(wh) as conn, conn.cursor() as cur:
-        if not _catalog_exists(cur):
+        if not catalog_exists(cur):
             return mats, checks, last_success, runs
         cur.execute(
             f"""select asset_key, run_id, partition_key, status, started_at, finished_at, row_count,
@@ -174,7 +156,7 @@ def _read_catalog(wh: Warehouse, history: int) -> tuple[dict, dict, dict, list[R
         )
         for key, *rest in cur.fetchall():
             *head, message, metadata = rest
-            mats.setdefault(key, []).append(Materialization(*head, message or "", _meta(metadata)))
+            mats.setdefault(key, []).append(Materialization(*head, message or "", parse_metadata(metadata)))
         cur.execute(
             f"select asset_key, max(finished_at) from {SCHEMA}.materializations"
             " where status = 'success' group by asset_key"
@@ -189,7 +171,7 @@ def _read_catalog(wh: Warehouse, history: int) -> tuple[dict, dict, dict, list[R
             (history,),
         )
         for key, name, run_id, status, message, metadata, at in cur.fetchall():
-            checks.setdefault((key, name), []).append(CheckRun(run_id, status, message or "", _meta(metadata), at))
+            checks.setdefault((key, name), []).append(CheckRun(run_id, status, message or "", parse_metadata(metadata), at))
         cur.execute(
             f"""select run_id, selection, status, started_at, finished_at, trigger, message
                 from {SCHEMA}.runs order by started_at desc nulls last limit %s""",
