@@ -214,7 +214,7 @@ def _gx(wh, repeat: int) -> tuple[float, float, float, dict]:
     return imported, cold, warm, results
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows in the mart (default 1,000,000)")
     ap.add_argument("--repeat", type=int, default=3, help="warm repetitions; the best is reported")
@@ -245,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ratio GX warm / dbt test warm:      {gx_warm / dbt_warm:.2f}x (goal <= 2x)")
             print(f"ratio GX warm / compiled dbt SQL:   {gx_warm / sql_s:.2f}x")
             print(f"ratio GX cold (import+first) / dbt test first: {(imported + gx_cold) / dbt_cold:.2f}x")
+            result = {"rows": args.rows, "gx_warm_s": gx_warm, "dbt_test_warm_s": dbt_warm, "compiled_sql_s": sql_s,
+                      "gx_cold_s": imported + gx_cold, "dbt_test_cold_s": dbt_cold}
         finally:
             try:
                 server.cleanup()
             except Exception:  # pragma: no cover - best effort; the temp dir goes anyway
                 pass
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -213,7 +213,7 @@ def _report(results: Sequence[Measurement]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> dict[str, Measurement]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_landing", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000, help="base rows to generate (default 1M)")
     p.add_argument("--pandas-rows", type=int, default=100_000, help="rows for the pandas run (default 100k)")
@@ -251,8 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_report(results))
     if a.json:
         a.json.write_text(json.dumps([dataclasses.asdict(m) | {"rows_per_second": m.rows_per_second} for m in results], indent=2))
-    return 0
+    return {m.name: m for m in results}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

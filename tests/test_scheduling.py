@@ -6,12 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -23,43 +21,18 @@ from tests.conftest import REPO
 POOL = "test-process-pool"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    port = _free_port()
+    from assetgraph.devserver import local_prefect_server
+
     home = tmp_path_factory.mktemp("prefect-home")
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while True:  # readiness poll, bounded
-        try:
-            urllib.request.urlopen(url + "/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("Prefect server did not start: " + (home / "server.log").read_text()[-2000:])
-            time.sleep(0.5)
-    subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process"],
-                   env={**os.environ, "PREFECT_API_URL": url}, check=True, capture_output=True)
-    with temporary_settings({PREFECT_API_URL: url}):
-        yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with local_prefect_server(home) as url:
+        subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process"],
+                       env={**os.environ, "PREFECT_API_URL": url}, check=True, capture_output=True)
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
     assert "Traceback" not in (home / "server.log").read_text(), "the Prefect server logged a traceback"
 
 
