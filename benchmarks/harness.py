@@ -33,7 +33,7 @@ class Measure:
     unit: str
     goal: str = ""  # e.g. ">= 0.7"; compared with the ratio
     detail: str = ""
-    status: str = "measured"  # measured | FAILED | not yet measured
+    status: str = "measured"  # measured | FAILED | "not measured: <why>"
 
     @property
     def ratio(self) -> float | None:
