@@ -68,6 +68,9 @@ def _env(url: str, signups: Path, reports: Path, api_url: str) -> dict[str, str]
     env.update(WAREHOUSE_URL=url, PREFECT_API_URL=api_url, SIGNUPS_DIR=str(signups), ASSETGRAPH_REPORTS_DIR=str(reports),
                PREFECT_LOGGING_LEVEL="WARNING", DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     env.update(resolve_warehouse(env).dbt_env())  # what `dbt` itself needs, as the asset layer sets it
+    # the operator's settings for a workload this size: the circuit breaker's first-night cap
+    # (50,000 by default) and the mart's row bound would otherwise stop a 1M-row night, correctly
+    env.update(CIRCUIT_BREAKER_MAX_ROWS="2000000", QUALITY_MART_MAX_ROWS="2000000")
     return env
 
 
