@@ -122,7 +122,8 @@ def render_table(measures: Sequence[Measure]) -> str:
             continue
         met = {True: "yes", False: "NO", None: "-"}[m.goal_met]
         table.add_row(
-            m.id, m.name, _fmt(m.ours, m.unit), f"{_fmt(m.baseline, m.unit)} ({m.baseline_name})",
+            m.id, m.name, _fmt(m.ours, m.unit),
+            f"{_fmt(m.baseline, m.unit)} ({m.baseline_name})" if m.baseline is not None else "-",
             "-" if m.ratio is None else f"{m.ratio:.2f}x", m.goal or "-", met,
         )
     buf = StringIO()
