@@ -1,9 +1,11 @@
 """The benchmark harness: every measure as one row (ours, a baseline from the same run, the ratio,
 the goal), one table on the terminal and `benchmarks/results.json` with the machine it ran on.
 
-A benchmark is a function `(quick: bool) -> list[Measure]` registered in `benchmarks/__main__.py`.
-A benchmark that raises is shown as FAILED (with its error in results.json) and the others
-still run; the exit code is then non-zero.
+A benchmark is a function `(sizes: dict, ids: frozenset[str]) -> list[Measure]` registered in
+`benchmarks/__main__.py` with the measure ids it produces and its default and `--quick` sizes;
+`ids` says which of its measures were asked for (`--only`). A benchmark that raises is shown as
+FAILED (with its error in results.json) and the others still run; the exit code is then non-zero.
+A measure the issue asks for that no benchmark produced is shown as "not yet measured".
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-__all__ = ["Measure", "Benchmark", "machine", "run_all", "render_table", "write_results"]
+__all__ = ["Measure", "Benchmark", "Run", "machine", "run_all", "render_table", "write_results", "NOT_YET"]
+
+NOT_YET = "not yet measured"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class Measure:
     unit: str
     goal: str = ""  # e.g. ">= 0.7"; compared with the ratio
     detail: str = ""
-    status: str = "measured"  # measured | FAILED | "not measured: <why>"
+    status: str = "measured"  # measured | FAILED | "not yet measured" | "not measured: <why>"
+    data: dict = dataclasses.field(default_factory=dict)  # the raw figures behind it, for results.json
 
     @property
     def ratio(self) -> float | None:
@@ -57,7 +62,26 @@ class Measure:
 class Benchmark:
     ids: tuple[str, ...]
     title: str
-    run: Callable[[bool], list[Measure]]
+    run: Callable[[dict, frozenset[str]], list[Measure]]
+    sizes: dict = dataclasses.field(default_factory=dict)  # the default sizes (~10 min in all on 2 cores)
+    quick: dict = dataclasses.field(default_factory=dict)  # --quick: tiny, only proves it runs
+
+    def sizes_for(self, quick: bool, overrides: dict | None = None) -> dict:
+        sizes = {**self.sizes, **(self.quick if quick else {})}
+        for key, value in (overrides or {}).items():
+            if key in sizes:
+                sizes[key] = type(sizes[key])(value)
+        return sizes
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one benchmark did: its measures, the sizes it ran with, its wall time."""
+
+    benchmark: Benchmark
+    measures: list[Measure]
+    sizes: dict
+    seconds: float
 
 
 def machine() -> dict:
@@ -80,23 +104,38 @@ def machine() -> dict:
     }
 
 
-def run_all(benchmarks: Sequence[Benchmark], quick: bool, only: Iterable[str] | None = None) -> list[Measure]:
-    wanted = {w.upper() for w in only} if only else None
-    out: list[Measure] = []
+def run_all(benchmarks: Sequence[Benchmark], quick: bool, only: Iterable[str] | None = None,
+            overrides: dict | None = None, expected: Iterable[str] = ()) -> list[Run]:
+    """Run every benchmark that has a wanted id; one FAILED row for a benchmark that raises; a
+    "not yet measured" row for each `expected` id (wanted) that nothing produced."""
+    wanted = {w.strip().upper() for w in only if w.strip()} if only else None
+    runs: list[Run] = []
     for b in benchmarks:
-        if wanted is not None and not wanted & {i.upper() for i in b.ids}:
+        ids = frozenset(i for i in b.ids if wanted is None or i.upper() in wanted)
+        if not ids:
             continue
-        print(f"\n=== {', '.join(b.ids)}: {b.title} ===", flush=True)
+        sizes = b.sizes_for(quick, overrides)
+        print(f"\n=== {', '.join(i for i in b.ids if i in ids)}: {b.title} ({_sizes_text(sizes)}) ===", flush=True)
         t0 = time.perf_counter()
         try:
-            measures = b.run(quick)
+            measures = [m for m in b.run(sizes, ids) if m.id in ids]
         except Exception as exc:  # one broken benchmark must not hide the others
             traceback.print_exc(limit=3, file=sys.stdout)
-            measures = [Measure(b.ids[0], b.title, None, None, "", "", status="FAILED",
-                                detail=f"{type(exc).__name__}: {str(exc)[:200]}")]
-        print(f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        out.extend(measures)
-    return out
+            error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            measures = [Measure(i, b.title, None, None, "", "", status="FAILED", detail=error) for i in sorted(ids)]
+        seconds = time.perf_counter() - t0
+        print(f"({seconds:.0f} s)", flush=True)
+        runs.append(Run(b, measures, sizes, seconds))
+    seen = {m.id.upper() for r in runs for m in r.measures}
+    missing = [i for i in expected if i.upper() not in seen and (wanted is None or i.upper() in wanted)]
+    if missing:
+        placeholder = Benchmark(tuple(missing), NOT_YET, lambda sizes, ids: [])
+        runs.append(Run(placeholder, [Measure(i, "-", None, None, "", "", status=NOT_YET) for i in missing], {}, 0.0))
+    return runs
+
+
+def _sizes_text(sizes: dict) -> str:
+    return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in sizes.items()) or "no sizes"
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -107,13 +146,13 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.3g} {unit}" if unit else f"{value:,.3g}"
 
 
-def render_table(measures: Sequence[Measure]) -> str:
+def render_table(measures: Sequence[Measure], title: str = "benchmarks: ours vs a baseline measured in the same run") -> str:
     from io import StringIO
 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="benchmarks: ours vs a baseline measured in the same run")
+    table = Table(title=title)
     for col in ("id", "measure", "ours", "baseline", "ratio", "goal", "met"):
         table.add_column(col, justify="right" if col in ("ours", "baseline", "ratio") else "left")
     for m in measures:
@@ -131,9 +170,15 @@ def render_table(measures: Sequence[Measure]) -> str:
     return buf.getvalue()
 
 
-def write_results(path: Path, measures: Sequence[Measure], quick: bool, argv: Sequence[str]) -> None:
+def write_results(path: Path, runs: Sequence[Run], quick: bool, argv: Sequence[str]) -> dict:
     data = {
-        "machine": machine(), "quick": quick, "command": "python -m benchmarks " + " ".join(argv),
-        "measures": [m.as_json() for m in measures],
+        "machine": machine(), "quick": quick, "command": " ".join(["python -m benchmarks", *argv]),
+        "seconds": round(sum(r.seconds for r in runs), 1),
+        "benchmarks": [
+            {"ids": list(r.benchmark.ids), "title": r.benchmark.title, "sizes": r.sizes, "seconds": round(r.seconds, 1)}
+            for r in runs if r.benchmark.title != NOT_YET
+        ],
+        "measures": [m.as_json() for r in runs for m in r.measures],
     }
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return data
