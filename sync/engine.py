@@ -11,8 +11,9 @@
 - No stop between batches: while the workers apply one batch, the main thread commits the
   next batch's `pending` rows (before any of its calls can start: a batch is queued only
   after its commit) and the outcomes of finished calls (every `batch_size` outcomes). A crash
-  leaves at most about two batches `pending`; the next run asks EveryAction about those
-  (through the same workers and slots) before applying anything again.
+  leaves fewer than two and a half batches `pending` (half a batch still queued, the next one,
+  unflushed outcomes); the next run asks EveryAction about those, through the same workers
+  and slots, before applying anything again.
 - One run at a time: the ledger lock is held for the whole sync.
 """
 

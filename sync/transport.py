@@ -11,7 +11,8 @@ What `requests` did for us and this module keeps, resolved once per connection i
 once per call:
 - a timeout on connect and on every read (`timeout` seconds of silence);
 - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (a CONNECT tunnel for https, absolute-form request
-  targets for plain http), with `user:password@` proxy credentials;
+  targets for plain http), with `user:password@` proxy credentials (the proxy itself is spoken
+  to in plain HTTP, as with most proxies; an `https://` proxy URL is not supported);
 - certificate verification against `REQUESTS_CA_BUNDLE` / `SSL_CERT_FILE` or certifi's bundle.
 
 Errors are `TransportTimeout` (no answer within the timeout) and `TransportConnectionError`
@@ -31,6 +32,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import unquote, urlencode, urlsplit
+
+from sync.errors import SyncConfigError
 
 __all__ = ["Response", "Transport", "TransportError", "TransportTimeout", "TransportConnectionError"]
 
@@ -67,7 +70,18 @@ def _proxy_for(url: str) -> str | None:
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return proxy if "://" in proxy else "http://" + proxy
+    proxy = proxy if "://" in proxy else "http://" + proxy
+    if not proxy.startswith("http://"):
+        raise SyncConfigError(f"{parts.scheme.upper()}_PROXY", "only http:// proxy URLs are supported")
+    return proxy
+
+
+def _proxy_auth(proxy: str | None) -> dict[str, str]:
+    parts = urlsplit(proxy or "")
+    if not parts.username:
+        return {}
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -98,6 +112,7 @@ class Transport:
         self._headers = {"Accept": "application/json", **headers}
         self._timeout = timeout
         self._proxy = _proxy_for(base_url)
+        self._proxy_headers = _proxy_auth(self._proxy)
         self._context = _ssl_context() if self._https else None
         self._conn: http.client.HTTPConnection | None = None
 
@@ -108,15 +123,10 @@ class Transport:
             return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         proxy = urlsplit(self._proxy)
         proxy_port = proxy.port or (443 if proxy.scheme == "https" else 80)
-        proxy_headers = {}
-        if proxy.username:
-            pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
-            proxy_headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode()
         if not self._https:  # plain http through a proxy: absolute-form targets (see _target)
-            self._proxy_headers = proxy_headers
             return http.client.HTTPConnection(proxy.hostname, proxy_port, timeout=self._timeout)
         conn = http.client.HTTPSConnection(proxy.hostname, proxy_port, timeout=self._timeout, context=self._context)
-        conn.set_tunnel(self._host, self._port, headers=proxy_headers)
+        conn.set_tunnel(self._host, self._port, headers=self._proxy_headers)
         return conn
 
     def _target(self, path: str, params: Mapping[str, str] | None) -> str:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg2
@@ -53,6 +54,37 @@ def test_5k_codes_under_faults_exactly_once_within_the_limit(warehouse, prefect_
     assert summary.applied + summary.already_applied == 5000 and summary.failed == 0
     assert summary.retried > 500
     assert set(_ledger(warehouse).values()) == {"applied"}
+
+
+def test_requests_wait_for_slots_of_the_global_limit(warehouse, prefect_api):
+    """Another holder of 2 of the 3 `everyaction-api` slots (another deployment, another
+    machine) leaves this sync one request in flight until it lets go."""
+    from prefect.concurrency.sync import concurrency
+
+    from sync.engine import CONCURRENCY_LIMIT_NAME, ensure_concurrency_limit
+
+    assert ensure_concurrency_limit(3)
+    pairs = [(v, 1001) for v in range(1, 601)]
+    holding, held_max = threading.Event(), []
+    with Simulator(KEY, people=range(1, 601), codes=CODES, faults=Faults(latency=0.004)) as sim:
+
+        def other_deployment() -> None:
+            with concurrency(CONCURRENCY_LIMIT_NAME, occupy=2, strict=True):
+                holding.set()
+                deadline = time.monotonic() + 60
+                while len(sim.applications) < 150 and time.monotonic() < deadline:
+                    time.sleep(0.01)  # watching progress, not waiting for time to pass
+                held_max.append((len(sim.applications), sim.max_in_flight))
+
+        holder = threading.Thread(target=other_deployment)
+        holder.start()
+        assert holding.wait(30)
+        summary = run_sync(_connect(warehouse), "slots", pairs, _client_factory(sim), concurrency=3, batch_size=300)
+        holder.join()
+        counts = sim.applied_counts()
+    (applied_while_held, max_while_held), = held_max
+    assert applied_while_held >= 150 and max_while_held == 1
+    assert summary.applied == 600 and len(counts) == 600 and set(counts.values()) == {1}
 
 
 def test_permanent_errors_are_recorded_not_retried_and_bounded(warehouse):
