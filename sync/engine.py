@@ -1,12 +1,19 @@
-"""The sync loop: batches, bounded concurrency, the ledger before and after each call.
+"""The sync loop: a pipeline of ledger batches through a fixed pool of workers.
 
-- At most `concurrency` requests are in flight: that many worker threads, and each holds one
-  slot of the Prefect global concurrency limit `everyaction-api` (when a Prefect API is
-  configured) for as long as it works, so the bound holds across every process and machine
-  that syncs — with one slot acquisition per worker, not one API call per request.
-- Work goes in batches (default 2000): `pending` rows for the batch are committed before any
-  call, outcomes after the batch. A crash leaves at most one batch `pending`; the next run
-  asks EveryAction about those before applying anything again.
+- At most `concurrency` requests are in flight: that many worker threads, each sending one
+  request at a time and only while it holds one slot of the Prefect global concurrency limit
+  `everyaction-api` (when a Prefect API is configured). Slots are the bound across every
+  process and machine that syncs; a worker takes its slot for a lease of up to
+  `batch_size / concurrency` requests (or until the queue runs dry), then gives it back and
+  queues for it again, so another deployment's sync gets its turn and a slot acquisition
+  (one API round trip) is paid per lease, not per request. A killed worker's slot is freed
+  when Prefect's lease on it expires.
+- No stop between batches: while the workers apply one batch, the main thread commits the
+  next batch's `pending` rows (before any of its calls can start: a batch is queued only
+  after its commit) and the outcomes of finished calls (every `batch_size` outcomes). A crash
+  leaves fewer than two and a half batches `pending` (half a batch still queued, the next one,
+  unflushed outcomes); the next run asks EveryAction about those, through the same workers
+  and slots, before applying anything again.
 - One run at a time: the ledger lock is held for the whole sync.
 """
 
@@ -138,6 +145,80 @@ def _batches(items: Sequence[tuple[int, int]], size: int) -> Iterator[Sequence[t
         yield items[i : i + size]
 
 
+_APPLY, _CHECK = "apply", "check"
+_STOP = ("stop", 0, 0)  # sentinel on the work queue (compared by identity)
+
+
+class _WorkerError:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Pool:
+    """`len(clients)` worker threads, one client (one connection) each. Work items are
+    `(op, van_id, code_id)`; each result comes back on `results` as `(item, result)`."""
+
+    def __init__(self, clients: list[EveryActionClient], use_prefect: bool, lease_items: int) -> None:
+        self.work: queue.SimpleQueue[tuple[str, int, int]] = queue.SimpleQueue()
+        self.results: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+        self._use_prefect, self._lease_items = use_prefect, max(1, lease_items)
+        self._stopped = False
+        self._threads = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in clients]
+        for t in self._threads:
+            t.start()
+
+    def _worker(self, client: EveryActionClient) -> None:
+        try:
+            item = self.work.get()
+            while item is not _STOP:
+                with _slot(self._use_prefect):
+                    for _ in range(self._lease_items):
+                        self.results.put((item, self._call(client, item)))
+                        try:
+                            item = self.work.get_nowait()
+                        except queue.Empty:
+                            item = None  # nothing queued: give the slot back while waiting
+                            break
+                        if item is _STOP:
+                            return
+                    # else: the lease is used up; `item` goes out under the next one
+                if item is None:
+                    item = self.work.get()
+        except BaseException as exc:  # surfaced by the main thread, which stops the others
+            self.results.put((_WorkerError(exc), None))
+
+    @staticmethod
+    def _call(client: EveryActionClient, item: tuple[str, int, int]) -> Any:
+        op, van_id, code_id = item
+        if op == _CHECK:
+            return client.has_code(van_id, code_id)
+        return client.apply_code(van_id, code_id)
+
+    def stop(self) -> None:
+        """Drop what is still queued and wait for the workers (each finishes its current call)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        while True:
+            try:
+                self.work.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self.work.put(_STOP)
+        for t in self._threads:
+            t.join()
+
+    def drain(self) -> list[tuple[Any, Any]]:
+        """Results that arrived after `stop` (calls that finished while stopping)."""
+        out = []
+        while True:
+            try:
+                out.append(self.results.get_nowait())
+            except queue.Empty:
+                return out
+
+
 def run_sync(
     connect: Callable[[], Any],
     run_id: str,
@@ -154,43 +235,34 @@ def run_sync(
     t0 = time.perf_counter()
     lock_conn = connect()
     conn = connect()
+    clients: list[EveryActionClient] = []
+    pool: _Pool | None = None
     try:
         ensure_ledger(conn)
         acquire_lock(lock_conn)
         use_prefect = use_prefect_limit and ensure_concurrency_limit(concurrency)
         clients = [client_factory() for _ in range(concurrency)]
+        pool = _Pool(clients, use_prefect, batch_size // concurrency)
+        work = list(dict.fromkeys(assignments))
 
         # 1. a killed run's `pending` rows: ask before applying again
         recovered = pending_rows(conn)
-        work = list(dict.fromkeys(assignments))
         if recovered:
             log.info("%d codes were in flight when a previous run stopped; checking them", len(recovered))
-            outcomes = []
-            for van_id, code_id in sorted(recovered):
-                if clients[0].has_code(van_id, code_id):
-                    outcomes.append(Outcome(van_id, code_id, Status.APPLIED, attempts=0))
-                    summary.already_applied += 1
-            record_outcomes(conn, outcomes, run_id)
-            done = {(o.van_id, o.source_code_id) for o in outcomes}
-            work = [p for p in work if p not in done]
+            found = _check_recovered(conn, pool, sorted(recovered), run_id)
+            summary.already_applied += len(found)
+            work = [p for p in work if p not in found]
 
-        # 2. the batches
-        progress = _Progress(len(work))
-        for batch in _batches(work, batch_size):
-            mark_pending(conn, batch, run_id)
-            results = _apply_batch(batch, clients, use_prefect)
-            record_outcomes(
-                conn,
-                [Outcome(v, c, r.status, r.http_status, r.error_code, r.attempts) for (v, c), r in results],
-                run_id,
-            )
-            for (_, code_id), r in results:
-                summary.add(code_id, r)
-            progress.advance(len(batch))
-        progress.close()
+        # 2. the batches, pipelined
+        _apply_all(conn, pool, work, run_id, batch_size, summary)
+        pool.stop()
         summary.requests = sum(c.requests for c in clients)
     finally:
         summary.seconds = time.perf_counter() - t0
+        if pool is not None:
+            pool.stop()
+        for client in clients:
+            client.close()
         for c in (conn, lock_conn):
             try:
                 c.rollback()
@@ -203,40 +275,74 @@ def run_sync(
     return summary
 
 
-def _apply_batch(
-    batch: Sequence[tuple[int, int]], clients: list[EveryActionClient], use_prefect: bool
-) -> list[tuple[tuple[int, int], ApplyResult]]:
-    work: queue.Queue[tuple[int, int]] = queue.Queue()
-    for pair in batch:
-        work.put(pair)
-    results: list[tuple[tuple[int, int], ApplyResult]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
+def _check_recovered(conn: Any, pool: _Pool, pairs: list[tuple[int, int]], run_id: str) -> set[tuple[int, int]]:
+    """Ask EveryAction about each pair left `pending`; record and return those it has."""
+    for van_id, code_id in pairs:
+        pool.work.put((_CHECK, van_id, code_id))
+    found: set[tuple[int, int]] = set()
+    for _ in pairs:
+        item, has = pool.results.get()
+        if isinstance(item, _WorkerError):
+            pool.stop()
+            raise item.exc
+        if has:
+            found.add((item[1], item[2]))
+    record_outcomes(conn, [Outcome(v, c, Status.APPLIED, attempts=0) for v, c in sorted(found)], run_id)
+    return found
 
-    def worker(client: EveryActionClient) -> None:
-        try:
-            with _slot(use_prefect):
-                while True:
-                    try:
-                        van_id, code_id = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    result = client.apply_code(van_id, code_id)
-                    with lock:
-                        results.append(((van_id, code_id), result))
-        except BaseException as exc:  # surfaced below; other workers stop at the next item
-            errors.append(exc)
-            while not work.empty():
-                try:
-                    work.get_nowait()
-                except queue.Empty:
-                    break
 
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
+def _apply_all(
+    conn: Any, pool: _Pool, work: Sequence[tuple[int, int]], run_id: str, batch_size: int, summary: SyncSummary
+) -> None:
+    """Queue batch after batch (each only once its `pending` rows are committed), keeping the
+    next one queued before the workers run dry; commit outcomes every `batch_size` results."""
+    batches = _batches(work, batch_size)
+    low_water = max(batch_size // 2, 1)
+    queued = 0  # items put on the queue, minus results received
+    more = True
+    done: list[Outcome] = []
+    progress = _Progress(len(work))
+
+    def feed() -> None:
+        nonlocal more, queued
+        batch = next(batches, None)
+        if batch is None:
+            more = False
+            return
+        mark_pending(conn, batch, run_id)
+        for van_id, code_id in batch:
+            pool.work.put((_APPLY, van_id, code_id))
+        queued += len(batch)
+
+    def take(item: tuple[str, int, int], result: ApplyResult) -> None:
+        _, van_id, code_id = item
+        done.append(Outcome(van_id, code_id, result.status, result.http_status, result.error_code, result.attempts))
+        summary.add(code_id, result)
+
+    try:
+        feed()
+        while queued:
+            item, result = pool.results.get()
+            if isinstance(item, _WorkerError):
+                pool.stop()
+                for late_item, late_result in pool.drain():  # calls that ended meanwhile
+                    if not isinstance(late_item, _WorkerError):
+                        take(late_item, late_result)
+                raise item.exc
+            queued -= 1
+            take(item, result)
+            progress.advance(1)
+            if more and queued < low_water:
+                feed()
+            if len(done) >= batch_size:
+                record_outcomes(conn, done, run_id)
+                done.clear()
+    except BaseException:
+        # keep what did happen (a failed flush leaves the rows `pending`: checked next run)
+        with contextlib.suppress(Exception):
+            conn.rollback()
+            record_outcomes(conn, done, run_id)
+        raise
+    finally:
+        progress.close()
+    record_outcomes(conn, done, run_id)
