@@ -70,8 +70,19 @@ class Benchmark:
         sizes = {**self.sizes, **(self.quick if quick else {})}
         for key, value in (overrides or {}).items():
             if key in sizes:
-                sizes[key] = type(sizes[key])(value)
+                sizes[key] = _cast(sizes[key], value)
         return sizes
+
+
+def _cast(default: object, value: str) -> object:
+    """An override given as text, as the type of the default (`bool("no")` would be True)."""
+    if isinstance(default, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    return type(default)(value)
 
 
 @dataclass(frozen=True)

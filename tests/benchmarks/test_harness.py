@@ -58,6 +58,14 @@ def test_sizes_default_quick_and_overrides():
     assert b.sizes_for(True, {"repeat": "5", "on": "big", "other": "1"}) == {"rows": 100, "repeat": 5, "on": "big"}
 
 
+def test_bool_sizes_parse_their_text():
+    b = Benchmark(("P2",), "a", lambda s, ids: [], {"with_big": True})
+    assert b.sizes_for(False, {"with_big": "false"}) == {"with_big": False}
+    assert b.sizes_for(False, {"with_big": "yes"}) == {"with_big": True}
+    with pytest.raises(ValueError, match="true or false"):
+        b.sizes_for(False, {"with_big": "maybe"})
+
+
 def test_every_issue_measure_has_a_benchmark():
     ids = {i for b in BENCHMARKS for i in b.ids}
     assert set(EXPECTED) <= ids and {"P1", "P2", "P3", "P4", "P5", "P6", "M1"} <= set(EXPECTED)
