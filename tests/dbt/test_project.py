@@ -43,7 +43,7 @@ select
 from generate_series(1, {BULK_ATTENDANCES}) as g;
 """
 
-# The second night: 1 % new rows (10 signups, 2 attendances).
+# The second night: 1 % new rows (11 signups, 2 attendances).
 NIGHT_2_SIGNUPS = [
     # six new people
     *[
@@ -59,6 +59,10 @@ NIGHT_2_SIGNUPS = [
     # a returning person whose backfilled submission is older than anything seen: new first touch
     ("n9", "newsletter", "2026-09-01 08:00+00", "R", "Three", "bulk3@example.org", None, None,
      500003, "google", fx.NIGHT_2),
+    # the first signup with the email of night 1's unmatched attendee 9004: that older
+    # attendance (not landed tonight) becomes this new person's first touch
+    ("n10", "newsletter", "2026-11-05 08:00+00", "No", "Body", "nobody@example.com", None, None,
+     600010, "google", fx.NIGHT_2),
     # a submission landed again by an overlapping export: deduplicated, not a new touch
     ("b5", "volunteer-signup", "2026-10-01 00:05+00", "First5", "Last5", "bulk5@example.org",
      None, None, 500005, None, fx.NIGHT_2),
@@ -69,10 +73,11 @@ NIGHT_2_ATTENDANCES = [
     # a known person's later attendance
     (29002, 301, "2026-11-02 17:00+00", "x@example.org", 500010, None, fx.NIGHT_2, "p1"),
 ]
-# VAN IDs touched by night 2's new rows (n1..n6, n7, n8, n9, 29002; 29001 is n1's person)
-NIGHT_2_VAN_IDS = {600001, 600002, 600003, 600004, 600005, 600006, 500001, 500002, 500003, 500010}
+# VAN IDs touched by night 2's new rows (n1..n6, n7, n8, n9, n10, 29002; 29001 is n1's person)
+NIGHT_2_VAN_IDS = {600001, 600002, 600003, 600004, 600005, 600006, 600010, 500001, 500002, 500003, 500010}
 
 FIRST_TOUCH = "select * from intermediate.int_people_first_touch order by van_id"
+SIGNUPS = "select * from staging.stg_signups order by submission_id"
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +124,9 @@ def second_night(project, first_night):
     fx.insert_signups(db, NIGHT_2_SIGNUPS)
     fx.insert_attendances(db, NIGHT_2_ATTENDANCES)
     run = dbt("run")
-    incremental = db.rows(FIRST_TOUCH)
-    dbt("run", "--full-refresh", "--select", "int_people_first_touch")
-    rebuilt = db.rows(FIRST_TOUCH)
+    incremental = db.rows(FIRST_TOUCH), db.rows(SIGNUPS)
+    dbt("run", "--full-refresh", "--select", "stg_signups", "int_people_first_touch")
+    rebuilt = db.rows(FIRST_TOUCH), db.rows(SIGNUPS)
     return run, incremental, rebuilt
 
 
@@ -163,12 +168,17 @@ def test_second_night_processes_only_new_rows(second_night):
     assert new_rows / total_rows < 0.011
     affected = run.rows_affected("int_people_first_touch")
     assert affected == len(NIGHT_2_VAN_IDS) <= new_rows
-    # ...and the incremental result equals a rebuild from scratch
+    # staging re-ranks only the submissions with a row above its watermark: tonight's (b5's old
+    # and new row give one winner), and s1, whose fixture has a duplicate stamped with night 2's
+    # load time that lost to its older row on night 1, so the watermark stayed below it
+    assert run.rows_affected("stg_signups") == len(NIGHT_2_SIGNUPS) + 1
+    # ...and the incremental results equal a rebuild from scratch
     assert incremental == rebuilt
-    by_van = {row[0]: row for row in incremental}
+    by_van = {row[0]: row for row in incremental[0]}
     assert by_van[500003][2] == "n9"  # the backfilled older submission became the first touch
     assert by_van[600001][1:3] == ("event", "29001")  # matched by email, earlier than n1
     assert by_van[500001][2] != "n7"
+    assert by_van[600010][1:3] == ("event", "9004")  # an old attendance, matched by a new signup
 
 
 def test_docs_generate_works(project, second_night):

@@ -7,15 +7,71 @@
 }}
 
 {#-
-    Incremental: a night only reads touches landed after the newest `_loaded_at` already here,
-    merges them with the stored first touch of the same VAN IDs, and replaces those rows
-    (delete+insert on van_id). `_loaded_at` is the newest load among a person's touches seen
-    so far, so its maximum is the watermark.
+    Incremental: a night reads only what can change a first touch, and filters before any
+    window so the cost follows the new rows, not the table:
+    - signups landed after the watermark (the newest `_loaded_at` already here; it is the
+      newest load among a person's touches seen so far),
+    - attendances landed after it, and older attendances without a VAN ID whose email a new
+      signup now matches,
+    - the email -> VAN ID match only for the emails those rows carry (all of each email's
+      signups, so the earliest still wins),
+    then merges the new touches with the stored first touch of the same VAN IDs and replaces
+    those rows (delete+insert on van_id).
 -#}
 
 with
 
-signups as (
+{%- if is_incremental() %}
+
+watermark as (
+
+    select coalesce(max(already_loaded._loaded_at), cast('1900-01-01' as timestamptz)) as loaded_at
+    from {{ this }} as already_loaded
+
+),
+
+new_signups as (
+
+    select * from {{ ref('stg_signups') }}
+    where _loaded_at > (select watermark.loaded_at from watermark)
+
+),
+
+new_signup_emails as (
+
+    select distinct email
+    from new_signups
+    where email is not null and van_id is not null
+
+),
+
+attendances as (
+
+    select * from {{ ref('stg_event_attendances') }}
+    where
+        _loaded_at > (select watermark.loaded_at from watermark)
+        or (van_id is null and email in (select new_signup_emails.email from new_signup_emails))
+
+),
+
+matched_emails as (
+
+    select new_signup_emails.email from new_signup_emails
+    union
+    select attendances.email from attendances
+    where attendances.van_id is null and attendances.email is not null
+
+),
+
+email_signups as (
+
+    select * from {{ ref('stg_signups') }}
+    where email in (select matched_emails.email from matched_emails)
+
+),
+{%- else %}
+
+new_signups as (
 
     select * from {{ ref('stg_signups') }}
 
@@ -27,6 +83,13 @@ attendances as (
 
 ),
 
+email_signups as (
+
+    select * from new_signups
+
+),
+{%- endif %}
+
 signup_emails_ranked as (
 
     select
@@ -37,7 +100,7 @@ signup_emails_ranked as (
             partition by email
             order by submitted_at, submission_id
         ) as email_rank
-    from signups
+    from email_signups
     where email is not null and van_id is not null
 
 ),
@@ -65,7 +128,7 @@ form_touches as (
         utm_source,
         submitted_at as touched_at,
         _loaded_at
-    from signups
+    from new_signups
     where van_id is not null
 
 ),
@@ -106,11 +169,8 @@ new_touches as (
 
     select * from touches
     {%- if is_incremental() %}
-    where
-        touches._loaded_at > (
-            select coalesce(max(already_loaded._loaded_at), cast('1900-01-01' as timestamptz))
-            from {{ this }} as already_loaded
-        )
+    -- an old attendance matched by an old signup changed nothing
+    where touches._loaded_at > (select watermark.loaded_at from watermark)
     {%- endif %}
 
 ),

@@ -1,3 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='submission_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        dist='submission_id',
+        sort=['_loaded_at'],
+    )
+}}
+
+{#-
+    The one staging model that is a table, not a view: raw.signups grows by every export ever
+    landed, and deduplicating it (a window over every row) is most of a night's work if done
+    from scratch. Incremental: a night re-ranks only the submissions that have a row landed
+    after the newest `_loaded_at` already here (all of their rows, old and new, so the first
+    row still wins) and replaces those submissions (delete+insert on submission_id).
+    A submission deleted from raw (a partition re-landed without it) stays until a
+    `--full-refresh`.
+-#}
+
 with
 
 source as (
@@ -5,6 +26,21 @@ source as (
     select * from {{ source('raw', 'signups') }}
 
 ),
+{%- if is_incremental() %}
+
+changed_submissions as (
+
+    -- submissions with a row landed since the last run
+    select distinct trim(submission_id) as submission_id
+    from source
+    where
+        _loaded_at > (
+            select coalesce(max(already_loaded._loaded_at), cast('1900-01-01' as timestamptz))
+            from {{ this }} as already_loaded
+        )
+
+),
+{%- endif %}
 
 renamed as (
 
@@ -37,6 +73,9 @@ renamed as (
         _partition
 
     from source
+    {%- if is_incremental() %}
+    where trim(source.submission_id) in (select changed_submissions.submission_id from changed_submissions)
+    {%- endif %}
 
 ),
 
