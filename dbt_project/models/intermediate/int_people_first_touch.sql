@@ -57,7 +57,7 @@ attendances as (
 matched_emails as (
 
     select new_signup_emails.email from new_signup_emails
-    union
+    union distinct
     select attendances.email from attendances
     where attendances.van_id is null and attendances.email is not null
 

@@ -74,7 +74,10 @@ renamed as (
 
     from source
     {%- if is_incremental() %}
-    where trim(source.submission_id) in (select changed_submissions.submission_id from changed_submissions)
+    where
+        trim(source.submission_id) in (
+            select changed_submissions.submission_id from changed_submissions
+        )
     {%- endif %}
 
 ),
