@@ -43,6 +43,10 @@ class AssetContext:
     dry_run: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("assetgraph"))
     options: Mapping[str, Any] = field(default_factory=dict)
+    # For a check run right after its asset materialized in this step: what the asset returned
+    # (e.g. which loads it landed, so a check can validate just those). None otherwise
+    # (`assetgraph check`, which looks at what is in the warehouse now).
+    materialization: MaterializeResult | None = None
 
 
 @dataclass(frozen=True)

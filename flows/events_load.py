@@ -82,6 +82,8 @@ class LoadResult:
     def metadata(self) -> dict[str, Any]:
         return {
             "load_id": self.load_id,
+            # rows new or changed in this load carry it (unchanged rows keep their old load id)
+            "load_ids": [self.load_id],
             "partition": self.partition,
             "pages": self.pages,
             "records_fetched": self.records_fetched,

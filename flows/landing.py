@@ -150,6 +150,8 @@ class LandingResult:
             "rows_landed": self.rows_landed,
             "rows_quarantined": self.rows_quarantined,
             "files": [f.as_dict() for f in loaded[:max_files]],
+            # every row landed in this run carries one of these (checks validate just those)
+            "load_ids": [f.load_id for f in loaded],
         }
         if self.partition:
             meta["partition"] = self.partition

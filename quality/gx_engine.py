@@ -11,8 +11,12 @@ result into a `CheckResult`.
   every sample is masked unless its column is one the suite reveals (codes, channels).
 - An expectation GX cannot run (`exception_info.raised_exception`, e.g. no SQL implementation)
   is a check ERROR, never a pass; so is a failing value-set query or an unreachable table.
-- The suite is validated once per (warehouse, run, asset, partition); each check of the suite
+- The suite is validated once per (warehouse, run, asset, scope); each check of the suite
   then takes its own result from that validation (the runner calls the checks one by one).
+- Scope: a backfill validates its partition; a nightly run of an asset that reports the loads
+  it landed (`load_ids` in its metadata, for a suite with a `load_column`) validates just
+  those rows, so a night's checks cost what the night landed; `assetgraph check` validates the
+  whole table. Every result says what it validated (`validated` in its metadata).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,6 +50,7 @@ from quality.masking import mask_samples, mask_value, scrub_text  # noqa: E402
 from quality.suites import EnvInt, ExpectationSpec, SqlValues, SuiteSpec  # noqa: E402
 
 __all__ = [
+    "Scope",
     "datasource_factory",
     "validate_suite",
     "expectation_result",
@@ -63,6 +69,28 @@ _lock = threading.RLock()
 _context: Any = None
 _sources: dict[str, str] = {}  # data source name -> connection URL it was registered with
 _cache: "OrderedDict[tuple, _Validation]" = OrderedDict()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows of the suite's table a validation reads: one partition (a backfill), the
+    loads this run landed (a nightly run of an asset that reports `load_ids`), or all."""
+
+    partition: str | None = None
+    load_ids: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, suite: SuiteSpec, context: Any) -> "Scope":
+        if context.partition is not None and suite.partition_column:
+            return cls(partition=context.partition)
+        done = getattr(context, "materialization", None)
+        ids = (done.metadata or {}).get("load_ids") if done is not None else None
+        if suite.load_column and isinstance(ids, (list, tuple)):
+            return cls(load_ids=tuple(sorted({str(i) for i in ids})))
+        return cls()
+
+
+_LOAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 @dataclass
@@ -108,23 +136,38 @@ def _datasource(wh: Warehouse) -> Any:
     return ds
 
 
-def _batch(wh: Warehouse, suite: SuiteSpec, partition: str | None) -> Any:
+def _scoped_query(suite: SuiteSpec, scope: Scope) -> tuple[str, str, str] | None:
+    """(asset name, SQL, what it is, for messages) of a scoped batch; None: the whole table."""
+    if scope.partition is not None and suite.partition_column:
+        day = dt.date.fromisoformat(scope.partition).isoformat()  # validated: safe to inline
+        query = f"select * from {suite.table} where {suite.partition_column} = cast('{day}' as date)"
+        return f"{suite.table}@{day}", query, f"{suite.table} partition {day}"
+    if scope.load_ids is not None and suite.load_column:
+        bad = [i for i in scope.load_ids if not _LOAD_ID.match(i)]
+        if bad:
+            raise SuiteDefinitionError(suite.name, f"load id {bad[0][:70]!r} is not a plain identifier")
+        ids = ", ".join(f"'{i}'" for i in scope.load_ids)  # checked above: safe to inline
+        where = f"{suite.load_column} in ({ids})" if ids else "1 = 0"
+        digest = hashlib.sha1(ids.encode()).hexdigest()[:12]
+        n = len(scope.load_ids)
+        what = f"{suite.table}, the {n} load{'s' if n != 1 else ''} of this run"
+        return f"{suite.table}@loads-{digest}", f"select * from {suite.table} where {where}", what
+    return None
+
+
+def _batch(wh: Warehouse, suite: SuiteSpec, scope: Scope) -> tuple[Any, str]:
+    """The GX batch for `scope`, and a description of it for the results."""
     ds = _datasource(wh)
-    if partition is not None and suite.partition_column:
-        day = dt.date.fromisoformat(partition).isoformat()  # validated: safe to inline
-        name = f"{suite.table}@{day}"
-        target = f"{suite.table} partition {day}"
-    else:
-        day, name, target = None, suite.table, suite.table
+    scoped = _scoped_query(suite, scope)
+    name, target = (scoped[0], scoped[2]) if scoped else (suite.table, suite.table)
     try:
         asset = ds.get_asset(name)
     except LookupError:
         try:
-            if day is None:
+            if scoped is None:
                 asset = ds.add_table_asset(name, table_name=suite.table_name, schema_name=suite.schema_name)
             else:
-                query = f"select * from {suite.table} where {suite.partition_column} = cast('{day}' as date)"
-                asset = ds.add_query_asset(name, query=query)
+                asset = ds.add_query_asset(name, query=scoped[1])
         except Exception as exc:
             raise DataSourceError(target, _first_line(exc, wh)) from None
     try:
@@ -132,7 +175,7 @@ def _batch(wh: Warehouse, suite: SuiteSpec, partition: str | None) -> Any:
     except (KeyError, LookupError, ValueError):
         bd = asset.add_batch_definition_whole_table("whole")
     try:
-        return bd.get_batch()
+        return bd.get_batch(), target
     except Exception as exc:
         raise DataSourceError(target, _first_line(exc, wh)) from None
 
@@ -258,9 +301,10 @@ def _observed(
     return str(shown), meta
 
 
-def _to_result(suite: SuiteSpec, built: "_Built", vr: Any) -> CheckResult:
+def _to_result(suite: SuiteSpec, built: "_Built", vr: Any, target: str) -> CheckResult:
     spec = built.spec
-    base = {"expectation": spec.expectation, "expected": _expected_text(spec, built.kwargs), **built.extra}
+    base = {"expectation": spec.expectation, "expected": _expected_text(spec, built.kwargs), "validated": target,
+            **built.extra}
     if spec.column:
         base["column"] = spec.column
     error = _raised(getattr(vr, "exception_info", None))
@@ -341,11 +385,15 @@ def _build(suite: SuiteSpec, wh: Warehouse) -> tuple[Any, dict[str, _Built], dic
     return gx_suite, built, errors
 
 
-def validate_suite(suite: SuiteSpec, wh: Warehouse, partition: str | None = None) -> dict[str, CheckResult]:
-    """Validate the whole suite once; one CheckResult per expectation, keyed by check name."""
+def validate_suite(
+    suite: SuiteSpec, wh: Warehouse, partition: str | None = None, scope: Scope | None = None
+) -> dict[str, CheckResult]:
+    """Validate the whole suite once; one CheckResult per expectation, keyed by check name.
+    `scope` (default: `partition`, else the whole table) says which rows."""
+    scope = scope or Scope(partition=partition)
     with _lock:
         try:
-            batch = _batch(wh, suite, partition)
+            batch, target = _batch(wh, suite, scope)
         except QualityError as exc:
             return _errored(suite.expectations, str(exc))
         gx_suite, built, out = _build(suite, wh)
@@ -361,7 +409,7 @@ def validate_suite(suite: SuiteSpec, wh: Warehouse, partition: str | None = None
             b = built.get((vr.expectation_config.meta or {}).get("check"))
             if b is None:
                 continue
-            out[b.spec.check] = result = _to_result(suite, b, vr)
+            out[b.spec.check] = result = _to_result(suite, b, vr, target)
             if result.metadata.get("unexpected_count") and "element_count" in result.metadata:
                 with_unexpected.append(b)
         missing = [b.spec for check, b in built.items() if check not in out]
@@ -378,11 +426,12 @@ def clear_cache() -> None:
 def expectation_result(suite: SuiteSpec, check: str, context: Any) -> CheckResult:
     """The result of one expectation of `suite` for this run (validating the suite if needed)."""
     wh: Warehouse = context.warehouse
-    key = (_source_name(wh), context.run_id, suite.name, context.partition)
+    scope = Scope.of(suite, context)
+    key = (_source_name(wh), context.run_id, suite.name, scope)
     with _lock:
         entry = _cache.get(key)
         if entry is None or check not in entry.pending:
-            results = validate_suite(suite, wh, context.partition)
+            results = validate_suite(suite, wh, scope=scope)
             entry = _Validation(results=results, pending={e.check for e in suite.expectations})
             _cache[key] = entry
             while len(_cache) > _CACHE_SIZE:

@@ -99,6 +99,9 @@ class SuiteSpec:
     table: str  # "schema.table" the suite runs on, in the warehouse
     expectations: tuple[ExpectationSpec, ...]
     partition_column: str | None = None  # when the check runs for a partition, filter on it
+    # when the asset reports the loads it landed in this run (`load_ids`), validate only the rows
+    # whose load column is one of them; None: always the whole table (or the partition)
+    load_column: str | None = None
     reveal_columns: frozenset[str] = frozenset()  # non-personal columns whose samples stay unmasked
     extra_deps: tuple[str, ...] = ()  # other assets the suite reads (documentation for the graph)
 
@@ -106,8 +109,9 @@ class SuiteSpec:
         parts = self.table.split(".")
         if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
             raise SuiteDefinitionError(self.name, f"table must be schema.table, got {self.table!r}")
-        if self.partition_column is not None and not _IDENT.match(self.partition_column):
-            raise SuiteDefinitionError(self.name, f"bad partition column {self.partition_column!r}")
+        for what, col in (("partition", self.partition_column), ("load", self.load_column)):
+            if col is not None and not _IDENT.match(col):
+                raise SuiteDefinitionError(self.name, f"bad {what} column {col!r}")
         names = [e.check for e in self.expectations]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -195,6 +199,7 @@ SIGNUPS_SUITE = SuiteSpec(
     asset="raw/signups",
     table="raw.signups",
     partition_column="_partition",
+    load_column="_load_id",
     reveal_columns=frozenset(
         {"form_id", "utm_source", "utm_medium", "utm_campaign", "_load_id", "_source_file", "_partition"}
     ),
@@ -223,6 +228,7 @@ EVENTS_SUITE = SuiteSpec(
     asset="raw/event_attendances",
     table="raw.event_attendances",
     partition_column="_partition",
+    load_column="_load_id",
     reveal_columns=frozenset({"event_id", "utm_source", "_load_id", "_source_page", "_partition"}),
     expectations=(
         expect("gx_attendance_id_not_null", "ExpectColumnValuesToNotBeNull", column="attendance_id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from assetgraph import catalog
@@ -142,7 +142,7 @@ def materialize_step(ctx: RunContext, step: Step) -> StepOutcome:
         defn = ctx.project.definitions.asset_by_key()[step.key]
         result = defn(actx) or MaterializeResult()
         checks = _run_dbt_checks_on_python_asset(ctx, step)
-    checks += _run_python_checks(ctx, step, actx)
+    checks += _run_python_checks(ctx, step, replace(actx, materialization=result))
     for name, res in (result.check_results or {}).items():
         ck = CheckKey(step.key, name)
         if ck in graph.checks:

@@ -13,7 +13,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 from assetgraph import catalog  # noqa: E402
 from assetgraph.definitions import AssetContext, CheckDefinition  # noqa: E402
 from assetgraph.keys import AssetKey  # noqa: E402
-from assetgraph.specs import CheckResult  # noqa: E402
+from assetgraph.specs import CheckResult, MaterializeResult  # noqa: E402
 from assetgraph.warehouse import Warehouse, connect  # noqa: E402
 
 CONTRACT_DDL = """
@@ -83,12 +83,14 @@ def contract(warehouse: Warehouse) -> Warehouse:
 
 def run_checks(
     defs: Iterable[CheckDefinition], wh: Warehouse, run_id: str, *, partition: str | None = None,
-    record: bool = False,
+    record: bool = False, materialization: MaterializeResult | None = None,
 ) -> dict[str, CheckResult]:
-    """Evaluate checks like the runner does (exception -> error), optionally into the catalog."""
+    """Evaluate checks like the runner does (exception -> error), optionally into the catalog;
+    `materialization`: what the asset returned in this step, as the runner passes it."""
     out: dict[str, CheckResult] = {}
     for d in defs:
-        ctx = AssetContext(key=d.key.asset, run_id=run_id, warehouse=wh, partition=partition)
+        ctx = AssetContext(key=d.key.asset, run_id=run_id, warehouse=wh, partition=partition,
+                           materialization=materialization)
         try:
             res = d.fn(ctx)
         except Exception as exc:  # same rule as the runner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from assetgraph.specs import CheckStatus
+from assetgraph.specs import CheckStatus, MaterializeResult
 from quality import checks
 from quality.gate import suite_checks
 from quality.suites import SuiteSpec, expect
@@ -87,6 +87,36 @@ def test_raw_suites_pass_on_clean_data_and_filter_by_partition(contract):
     assert failed == {"gx_submission_id_not_null", "gx_load_id_not_null", "gx_van_id_positive"}
     events = run_checks(checks.event_attendances_checks, contract, _run_id())
     assert {r.status for r in events.values()} == {CheckStatus.PASSED}
+
+
+def test_a_nightly_run_validates_only_the_loads_it_landed(contract):
+    # an older load with bad rows; tonight's asset landed only 'load-9', which is clean
+    sql(contract, "insert into raw.signups (submission_id, form_id, van_id, email, _load_id, _partition)"
+                  " values (null, 'f1', -5, 'x', 'load-old', date '2026-01-04'),"
+                  " ('s9', 'f9', 9, 'nine@example.org', 'load-9', date '2026-01-06')")
+    tonight = MaterializeResult(row_count=1, metadata={"load_ids": ["load-9"]})
+    scoped = run_checks(checks.signups_checks, contract, _run_id(), materialization=tonight)
+    assert {r.status for r in scoped.values()} == {CheckStatus.PASSED}, {n: r.message for n, r in scoped.items()}
+    assert scoped["gx_van_id_positive"].metadata["element_count"] == 1
+    assert scoped["gx_van_id_positive"].metadata["validated"] == "raw.signups, the 1 load of this run"
+
+    # the same checks with no materialization (`assetgraph check`): the whole table, old rows too
+    whole = run_checks(checks.signups_checks, contract, _run_id())
+    failed = {n for n, r in whole.items() if r.status is CheckStatus.FAILED}
+    assert {"gx_submission_id_not_null", "gx_van_id_positive"} <= failed
+    assert whole["gx_van_id_positive"].metadata["validated"] == "raw.signups"
+
+    # a night that landed nothing new validates nothing, and that is a pass, not an error
+    nothing = MaterializeResult(row_count=0, metadata={"load_ids": []})
+    empty = run_checks(checks.signups_checks, contract, _run_id(), materialization=nothing)
+    assert {r.status for r in empty.values()} == {CheckStatus.PASSED}, {n: r.message for n, r in empty.items()}
+
+    # a load id that is not a plain identifier is never inlined into SQL
+    odd = MaterializeResult(metadata={"load_ids": ["x'); drop table raw.signups; --"]})
+    errors = run_checks(checks.signups_checks, contract, _run_id(), materialization=odd)
+    assert {r.status for r in errors.values()} == {CheckStatus.ERROR}
+    assert "not a plain identifier" in errors["gx_van_id_positive"].message
+    assert sql(contract, "select count(*) from raw.signups")[0][0] == 6
 
 
 def test_redshift_is_configured_and_fails_closed_when_unreachable():
