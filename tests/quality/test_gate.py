@@ -117,6 +117,8 @@ def test_a_nightly_run_validates_only_the_loads_it_landed(contract):
     assert {r.status for r in errors.values()} == {CheckStatus.ERROR}
     assert "not a plain identifier" in errors["gx_van_id_positive"].message
     assert sql(contract, "select count(*) from raw.signups")[0][0] == 6
+    # the short-lived views the scopes were validated through are gone
+    assert sql(contract, "select table_name from information_schema.views where table_schema = 'raw'") == []
 
 
 def test_redshift_is_configured_and_fails_closed_when_unreachable():
