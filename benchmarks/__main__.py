@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from benchmarks.harness import Benchmark, Measure, render_table, run_all, write_results
+from benchmarks.harness import Benchmark, Measure, machine_line, render_markdown, render_table, run_all, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 # The measures the benchmarks issue asks for: shown as "not yet measured" when nothing produced them.
@@ -158,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", action="append", default=[], metavar="KEY=VALUE", help="override a size")
     parser.add_argument("--list-sizes", action="store_true", help="print every size, default and --quick, and exit")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
+    parser.add_argument("--markdown", type=Path, metavar="RESULTS_JSON",
+                        help="print the table of an earlier run's results as Markdown, run nothing")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(render_markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
+        return 0
     if args.list_sizes:
         for b in BENCHMARKS:
             print(f"{','.join(b.ids)}: {b.sizes}  --quick: {b.sizes_for(True)}")
@@ -174,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     title = "benchmarks: ours vs a baseline measured in the same run"
     print(render_table(measures, title + (" (--quick: tiny sizes, ratios not meaningful)" if args.quick else "")))
     data = write_results(args.out, runs, args.quick, argv)
-    print(f"{data['machine']['cpu']}, {data['machine']['cores']} cores, {data['machine']['memory_gib']} GiB,"
-          f" Python {data['machine']['python']}, {data['machine']['os']}, {data['machine']['date']};"
-          f" {data['seconds']:.0f} s in all")
+    print(machine_line(data))
     print(f"results: {args.out}")
     return 1 if any(m.status == "FAILED" for m in measures) else 0
 

@@ -181,6 +181,35 @@ def render_table(measures: Sequence[Measure], title: str = "benchmarks: ours vs 
     return buf.getvalue()
 
 
+def machine_line(data: dict) -> str:
+    m = data["machine"]
+    return (f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, {m['os']},"
+            f" {m['date']}; {data['seconds']:.0f} s in all")
+
+
+def render_markdown(data: dict) -> str:
+    """The table of a results.json, as Markdown (for the README: numbers the command produced)."""
+    lines = [
+        "| id | measure | ours | baseline | ratio | goal | met |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for m in data["measures"]:
+        if m["status"] != "measured":
+            lines.append(f"| {m['id']} | {m['name']} | {m['status']} | | | | |")
+            continue
+        baseline = _fmt(m["baseline"], m["unit"]) if m["baseline"] is not None else "-"
+        if m["baseline"] is not None and m["baseline_name"]:
+            baseline += f" ({m['baseline_name']})"
+        ratio = "-" if m["ratio"] is None else f"{m['ratio']:.2f}×"
+        met = {True: "yes", False: "**no**", None: "-"}[m["goal_met"]]
+        name = m["name"].replace("|", "\\|")
+        lines.append(f"| {m['id']} | {name} | {_fmt(m['ours'], m['unit'])} | {baseline} | {ratio} |"
+                     f" {m['goal'] or '-'} | {met} |")
+    quick = " (--quick: tiny sizes, ratios not meaningful)" if data.get("quick") else ""
+    lines += ["", f"`{data['command']}`{quick} on {machine_line(data)}."]
+    return "\n".join(lines)
+
+
 def write_results(path: Path, runs: Sequence[Run], quick: bool, argv: Sequence[str]) -> dict:
     data = {
         "machine": machine(), "quick": quick, "command": " ".join(["python -m benchmarks", *argv]),

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from benchmarks.__main__ import BENCHMARKS, EXPECTED, main
-from benchmarks.harness import NOT_YET, Benchmark, Measure, render_table, run_all, write_results
+from benchmarks.harness import NOT_YET, Benchmark, Measure, render_markdown, render_table, run_all, write_results
 
 
 def test_ratio_and_goals():
@@ -41,6 +41,13 @@ def test_a_failing_benchmark_is_shown_and_the_others_still_run(tmp_path):
     assert data["measures"][1]["ratio"] == 0.25 and data["measures"][1]["goal_met"] is True
     assert data["measures"][2]["status"] == NOT_YET
     assert {"ids": ["P9"], "title": "fine", "sizes": {"rows": 10}}.items() <= data["benchmarks"][1].items()
+
+    # the README's table comes from the same file: `python -m benchmarks --markdown results.json`
+    md = render_markdown(data).splitlines()
+    assert md[2].startswith("| P8 | broken | FAILED |")
+    assert md[3] == "| P9 | fine | 1 s | 4 s (base) | 0.25× | <= 0.5 | yes |"
+    assert md[4].startswith(f"| P10 | - | {NOT_YET} |")
+    assert md[-1].startswith("`python -m benchmarks --quick` (--quick: tiny sizes") and "cores" in md[-1]
 
 
 def test_only_selects_measures_and_tells_the_benchmark_which():
