@@ -75,6 +75,13 @@ def _dbt_test_outcomes(ctx: RunContext, run: DbtRunResult, asset: AssetKey) -> l
     return out
 
 
+def _why_dbt_skipped(run: DbtRunResult) -> str:
+    bad = [n for n in run.nodes if n.status in ("error", "fail")]
+    if not bad:
+        return "dbt gave no reason"
+    return "after " + "; ".join(f"{n.unique_id} {n.status}: {n.message.strip()[:200]}" for n in bad[:3])
+
+
 def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list[CheckOutcome]]:
     spec = ctx.project.graph.spec(step.key)
     if ctx.dbt is None:
@@ -89,7 +96,8 @@ def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list
             return MaterializeResult(metadata={"dbt_status": "skipped"}), tests
         raise AssetFailed(str(step.key), run.error or "dbt did not run the node")
     if node.status not in ("success", "pass"):
-        raise AssetFailed(str(step.key), f"dbt {node.status}: {node.message}")
+        reason = node.message.strip() or run.error or _why_dbt_skipped(run)
+        raise AssetFailed(str(step.key), f"dbt {node.status}: {reason}")
     meta = {"dbt_status": node.status, "dbt_seconds": round(node.seconds, 3), "rows_affected": node.rows_affected}
     return MaterializeResult(row_count=node.rows_affected, metadata=meta), tests
 

@@ -107,3 +107,14 @@ def test_dry_run_calls_only_dry_run_aware_assets(project, warehouse):
     assert toy_assets.CALLS == []
     sync = [o for o in report.outcomes if str(o.key) == "sync/codes"][0]
     assert sync.status is AssetStatus.DRY_RUN and sync.metadata == {"would_apply": 7}
+
+
+def test_a_node_dbt_skipped_names_what_failed_before_it():
+    from assetgraph.execution._dbt import DbtNodeResult, DbtRunResult
+    from assetgraph.execution.steps import _why_dbt_skipped
+
+    unit = DbtNodeResult("unit_test.p.stg.t1", "unit_test", "error", "Compilation Error in model stg\n...", None, None, 0.1)
+    model = DbtNodeResult("model.p.stg", "model", "skipped", "", None, None, 0.0)
+    why = _why_dbt_skipped(DbtRunResult(False, (unit, model)))
+    assert why.startswith("after unit_test.p.stg.t1 error: Compilation Error in model stg")
+    assert _why_dbt_skipped(DbtRunResult(False, (model,))) == "dbt gave no reason"
