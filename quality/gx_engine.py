@@ -158,7 +158,8 @@ def _scope_view(suite: SuiteSpec, scope: Scope) -> tuple[str, str, str] | None:
         return None
     digest = hashlib.sha1(f"{suite.table} {where} {os.getpid()} {threading.get_ident()}".encode()).hexdigest()
     view = f"_gx_scope_{suite.table_name[:30]}_{digest[:12]}"
-    return view, f"select * from {suite.table} where {where}", what
+    # quoted: `raw` is a reserved word on Redshift (names are checked identifiers)
+    return view, f'select * from "{suite.schema_name}"."{suite.table_name}" where {where}', what
 
 
 @contextlib.contextmanager
@@ -172,7 +173,7 @@ def _batch(wh: Warehouse, suite: SuiteSpec, scope: Scope) -> Iterator[tuple[Any,
         name = f"{schema}.{table}"
         try:
             with connect(wh) as conn, conn.cursor() as cur:
-                cur.execute(f"create view {name} as {scoped[1]}")
+                cur.execute(f'create view "{schema}"."{table}" as {scoped[1]}')
         except Exception as exc:
             raise DataSourceError(target, _first_line(exc, wh)) from None
     ds = None
@@ -200,7 +201,7 @@ def _batch(wh: Warehouse, suite: SuiteSpec, scope: Scope) -> Iterator[tuple[Any,
                 with contextlib.suppress(Exception):
                     ds.delete_asset(name)
             with contextlib.suppress(Exception), connect(wh) as conn, conn.cursor() as cur:
-                cur.execute(f"drop view if exists {name}")
+                cur.execute(f'drop view if exists "{schema}"."{table}"')
 
 
 # --- building expectations ------------------------------------------------------------------
