@@ -146,7 +146,8 @@ def run_all(benchmarks: Sequence[Benchmark], quick: bool, only: Iterable[str] | 
 
 
 def _sizes_text(sizes: dict) -> str:
-    return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in sizes.items()) or "no sizes"
+    return ", ".join(f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}"
+                     for k, v in sizes.items()) or "no sizes"
 
 
 def _fmt(value: float | None, unit: str) -> str:
