@@ -11,8 +11,9 @@
      the speed limit of getting these bytes into Postgres;
    - our landing (`land_new_files`, strategies `direct` and `staging`), end to end: checksum,
      parse and validate every row, COPY into the typed `raw.signups`, ledger, quarantine;
-   - "server only": `psql \\copy` of the exact COPY data our loader sends, into the typed
-     `raw.signups` (17 columns): the Postgres half of our load with no Python at all;
+   - "server only": `psql \\copy` of the exact COPY data our loader sends (text format, the
+     stream's `copy_options`), into the typed `raw.signups` (17 columns): the Postgres half of
+     our load with no Python at all;
    - pandas `read_csv` + `to_sql` (default method) on the first `--pandas-rows` rows only,
      because it is ~20x slower; its rows/s is what is compared.
 4. Prints seconds, rows/s and ratios (speed relative to psql and to pandas). Goals:
@@ -151,8 +152,9 @@ def _bench_ours(server: _Server, path: Path, strategy: str) -> float:
     return seconds
 
 
-def _payload(path: Path, out: Path) -> tuple[str, ...]:
-    """Write the exact COPY data our loader sends for `path`; returns its column list."""
+def _payload(path: Path, out: Path) -> tuple[tuple[str, ...], str]:
+    """Write the exact COPY data our loader sends for `path`; returns its column list and
+    COPY options (format)."""
     from flows.copy_stream import CopyStream
     from flows.signups import signups_spec
 
@@ -160,10 +162,10 @@ def _payload(path: Path, out: Path) -> tuple[str, ...]:
         stream = CopyStream(raw, signups_spec({}), path.name, load_id="0123456789abcdef")
         while chunk := stream.read():
             dst.write(chunk)
-    return stream.copy_columns
+    return stream.copy_columns, stream.copy_options
 
 
-def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str]) -> float:
+def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str], options: str) -> float:
     """`psql \\copy` of our prepared COPY data into the typed raw.signups: the Postgres side of
     our load, without any Python. The floor for our loader on this machine."""
     from assetgraph.warehouse import connect
@@ -174,7 +176,7 @@ def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str]) -
     with connect(wh) as conn:
         ledger.ensure_tables(conn, signups_spec({}))
     args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
-    copy = f"\\copy raw.signups ({', '.join(columns)}) from '{payload}' with (format csv)"
+    copy = f"\\copy raw.signups ({', '.join(columns)}) from '{payload}' with ({options})"
     return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
 
 
@@ -231,13 +233,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Measurement]:
     server = _Server(root)
     try:
         payload = root / "payload.csv"
-        columns = _payload(full, payload)
+        columns, options = _payload(full, payload)
         runs: dict[str, list[float]] = {"psql \\copy": [], "ours (direct)": [], "ours (staging)": [], "server only": []}
         for _ in range(max(a.repeat, 1)):
             runs["psql \\copy"].append(_bench_psql(server, full))
             runs["ours (direct)"].append(_bench_ours(server, full, "direct"))
             runs["ours (staging)"].append(_bench_ours(server, full, "staging"))
-            runs["server only"].append(_bench_server_only(server, payload, columns))
+            runs["server only"].append(_bench_server_only(server, payload, columns, options))
         notes = {"server only": "psql \\copy of our COPY data into raw.signups (no Python)"}
         results = [Measurement(name, rows, min(ts), notes.get(name, "")) for name, ts in runs.items()]
         if not a.skip_pandas:

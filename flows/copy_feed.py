@@ -102,7 +102,7 @@ def copy_into(cur: Any, target: str, stream: CopyStream) -> None:
     with _quick_thread_switches():
         feeder = _Prefetch(stream)
         try:
-            cur.copy_expert(f"copy {target} ({cols}) from stdin with (format csv)", feeder, size=PIECE)
+            cur.copy_expert(f"copy {target} ({cols}) from stdin with ({stream.copy_options})", feeder, size=PIECE)
         except psycopg2.Error as exc:
             if feeder.error is not None:  # not psycopg2's "error in .read() call" wrapper
                 raise feeder.error from None

@@ -1,4 +1,4 @@
-"""A CSV export turned into Postgres `COPY ... FROM STDIN (FORMAT csv)` data, streaming.
+"""A CSV export turned into Postgres `COPY ... FROM STDIN (FORMAT text, NULL '')` data, streaming.
 
 `CopyStream.read()` returns the next chunk of COPY data (bytes): it reads the next block of the
 export (1 MiB, gzip or not), validates its rows and returns them with the load columns added.
@@ -6,12 +6,15 @@ Rows that would make Postgres reject the whole COPY are quarantined instead, wit
 and reason: wrong field count, unparseable timestamp, non-integer value in an integer column,
 malformed quoting, invalid UTF-8, NUL characters.
 
-Speed: a line without a double quote splits on commas exactly as the csv module and Postgres
-split it, so such lines are checked on the few typed fields only (see `flows.timestamps`) and
-passed through as bytes, prefixed with their line number. Lines with quotes, stray carriage
-returns or NULs are parsed by the csv module (strict) and written back with `csv.writer`, which
-Postgres reads identically. About 2 µs of Python per row (1M rows: ~2.5 s); `flows.copy_feed`
-runs the stream in a thread so Postgres parses one chunk while Python prepares the next.
+Speed: a line without a double quote, tab or backslash splits on commas exactly as the csv
+module splits it, so such lines are checked on the few typed fields only (see `flows.timestamps`)
+and passed through as bytes, commas turned into tabs, the load columns and line number appended.
+Lines with quotes, tabs, backslashes or NULs are parsed by the csv module (strict) and written
+back with text-format escapes. Text format, not csv, because Postgres parses it ~14% faster
+(measured on the 1M-row benchmark: 2.23 s against 2.60 s of server time); blank fields are NULL
+either way. About 2 µs of Python per row (1M rows: ~2.4 s); `flows.copy_feed` runs the stream in
+a thread so Postgres parses one chunk while Python prepares the next. (A block-at-a-time variant
+built from C-level list passes measured slower here, 2.9 s: kept per row.)
 
 Line numbers are physical lines in the (decompressed) file, header = line 1; a record spanning
 lines is numbered by its first line. Blank lines are skipped. Lines may end in LF, CRLF or CR
@@ -39,7 +42,10 @@ from flows.errors import (
 from flows.table_spec import ColumnType, TableSpec
 from flows.timestamps import TimestampParser
 
-__all__ = ["QuarantinedRow", "StreamStats", "CopyStream", "describe_value"]
+__all__ = ["QuarantinedRow", "StreamStats", "CopyStream", "describe_value", "COPY_OPTIONS"]
+
+# The COPY format of the stream: text (cheaper for Postgres to parse than csv), blank = NULL.
+COPY_OPTIONS = "format text, null ''"
 
 BLOCK_BYTES = 1 << 20
 MAX_RECORD_LINES = 100  # a quoted field may span this many lines before the row is quarantined
@@ -48,6 +54,8 @@ _BOM = b"\xef\xbb\xbf"
 _SECONDS = frozenset(b":%02d" % n for n in range(60))  # what may follow HH:MM
 _GZIP_MAGIC = b"\x1f\x8b"
 _CONTACT_LIKE = re.compile(r"[\d\s().+\-]{7,}")
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\n\r]")  # and tabs, counted
 _CSV_REASONS = {
     "new-line character seen in unquoted field": "line break inside an unquoted field",
     "expected after": "malformed quoting",
@@ -116,15 +124,6 @@ class _Source:
         return self.hash.hexdigest()
 
 
-class _LineCapture:
-    """Write target for csv.writer: keeps the last written line."""
-
-    line = ""
-
-    def write(self, s: str) -> None:
-        self.line = s
-
-
 class CopyStream:
     """Reads one export and serves COPY data through `read()`; see the module docstring.
 
@@ -173,8 +172,6 @@ class CopyStream:
         self._undecodable: dict[int, str] = {}
         self._special = False  # the current block has NULs or undecodable lines
         self._out: list[bytes] = []
-        self._cap = _LineCapture()
-        self._writer = csv.writer(self._cap, lineterminator="\r\n")  # so CR and LF get quoted
         self._source = _Source(raw)
         if not self._source.head:
             raise EmptyFileError(self.file, "is empty (0 bytes)")
@@ -184,10 +181,12 @@ class CopyStream:
         )
         self._pending: tuple[list[bytes], int, bool] | None = None
         self._setup(self._read_header())
-        quoted = '"' + file_name.replace('"', '""') + '"'
-        constants = [quoted, load_id] if loaded_at is None else [loaded_at, quoted, load_id]
-        self._suffix = ("," + ",".join(constants)).encode("utf-8")
+        constants = [file_name, load_id] if loaded_at is None else [loaded_at, file_name, load_id]
+        self._suffix = "".join("\t" + c.translate(_TEXT_ESCAPES) for c in constants).encode("utf-8")
+        self._tail_format = b"\t%b" + self._suffix.replace(b"%", b"%%") + b"\t%d\n"  # partition, line
         self.copy_columns += ("_source_file", "_load_id") if loaded_at is None else ("_loaded_at", "_source_file", "_load_id")
+        self.copy_columns += ("_source_line",)
+        self.copy_options = COPY_OPTIONS
 
     # -- header --------------------------------------------------------------------------------
 
@@ -236,7 +235,7 @@ class CopyStream:
         )
         self._pii = tuple(n in known and spec.column(n).pii for n in names)
         self._fast = len(self._int_idx) <= 1 and not self._ts_idx
-        self.copy_columns: tuple[str, ...] = ("_source_line", *(names[i] for i in keep), "_partition")
+        self.copy_columns: tuple[str, ...] = (*(names[i] for i in keep), "_partition")
 
     # -- blocks --------------------------------------------------------------------------------
 
@@ -331,7 +330,7 @@ class CopyStream:
         self.stats.partitions = {k.decode("ascii"): v for k, v in self._parts.items()}
         if self._done and self.stats.rows_read == 0 and not self.allow_header_only:
             raise EmptyFileError(self.file, "has a header but no data rows")
-        chunk = b"\n".join(out) + b"\n" if out else b""
+        chunk = b"".join(out)  # every piece ends with a line feed
         out.clear()
         if self.on_chunk is not None and chunk:
             self.on_chunk(self.stats)
@@ -350,6 +349,8 @@ class CopyStream:
         parse_mdy, iso_partition = self._ts.parse_mdy, self._ts.iso_partition
         seconds = _SECONDS
         special = self._special
+        blob = b"".join(lines)
+        unclean = b"\t" in blob or b"\\" in blob  # lines with these are escaped by `_row`
         emitted = skip_to = run = 0
         last = tail = b""
         for i, line in enumerate(lines):
@@ -360,6 +361,9 @@ class CopyStream:
                 if not used:
                     break
                 skip_to = i + used
+                continue
+            if unclean and (9 in line or 92 in line):
+                self._row(line.decode("utf-8").split(","), first + i)
                 continue
             row = line.split(b",")
             if len(row) != ncols:
@@ -389,14 +393,13 @@ class CopyStream:
                 last, run = p, 0
                 tail = tails.get(p)
                 if tail is None:
-                    tail = tails[p] = b"," + p + suffix
+                    tail = tails[p] = b"\t" + p + suffix + b"\t"
             run += 1
             if only is not None and p != only:
                 continue
             emitted += 1
-            if project is not None:
-                line = b",".join(project(row))
-            append(b"%d,%b%b" % (first + i, line, tail))
+            line = b"\t".join(project(row)) if project is not None else line.replace(b",", b"\t")
+            append(b"%b%b%d\n" % (line, tail, first + i))
         if run:
             parts[last] = parts.get(last, 0) + run
         good = sum(parts.values()) - self._parts_counted
@@ -490,8 +493,11 @@ class CopyStream:
         if self.only is not None and key != self.only:
             return
         self.stats.rows_emitted += 1
-        self._writer.writerow(self._project(fields) if self._project else fields)
-        self._out.append(b"%d,%b,%b%b" % (line, self._cap.line[:-2].encode("utf-8"), key, self._suffix))
+        values = self._project(fields) if self._project else fields
+        text = "\t".join(values)
+        if text.count("\t") >= len(values) or _NEEDS_ESCAPE.search(text):
+            text = "\t".join([f.translate(_TEXT_ESCAPES) for f in values])
+        self._out.append(text.encode("utf-8") + self._tail_format % (key, line))
 
     def _bad(self, line: int, kind: str, reason: str) -> None:
         self.stats.rows_read += 1

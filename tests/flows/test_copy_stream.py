@@ -1,15 +1,15 @@
 """CopyStream and TimestampParser: CSV in, COPY data out, bad rows quarantined with reasons.
 
-The COPY output is read back with the csv module (the same dialect Postgres' CSV COPY uses),
-so each test checks the values Postgres would store. The last test runs the timestamps
+The COPY output is read back as Postgres reads COPY text format (tab-separated, backslash
+escapes, an empty field is NULL), so each test checks the values Postgres would store. The last test runs the timestamps
 through a real Postgres."""
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,17 @@ def drain(s: CopyStream, block_bytes: int | None = None) -> list[dict[str, str]]
     data = b""
     while chunk := s.read():
         data += chunk
+    assert s.copy_options == "format text, null ''"
     out = []
-    for rec in csv.reader(io.StringIO(data.decode("utf-8"), newline="")):
+    for line in data.decode("utf-8").split("\n")[:-1]:
+        rec = [_UNESCAPE.sub(lambda m: _ESCAPED[m[1]], f) for f in line.split("\t")]
         assert len(rec) == len(s.copy_columns)
         out.append(dict(zip(s.copy_columns, rec)))
     return out
+
+
+_ESCAPED = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_UNESCAPE = re.compile(r"\\(.)")
 
 
 def test_clean_rows_pass_through_with_line_numbers_and_partitions(tmp_path):
@@ -46,7 +52,7 @@ def test_clean_rows_pass_through_with_line_numbers_and_partitions(tmp_path):
     got = drain(s)
     assert [r["_source_line"] for r in got] == ["2", "3", "4"]
     assert [r["_partition"] for r in got] == ["2026-11-01", "2026-11-02", "2026-11-03"]  # UTC dates
-    assert got[1]["van_id"] == "123" and got[0]["van_id"] == ""  # blank -> NULL in COPY csv
+    assert got[1]["van_id"] == "123" and got[0]["van_id"] == ""  # blank -> NULL (null '')
     assert got[0]["_source_file"] == "a.csv" and got[0]["_load_id"] == "L1"
     assert "_loaded_at" not in s.copy_columns  # left to the table default
     assert s.stats.rows_read == s.stats.rows_good == 3 and s.stats.bad_rows == 0
@@ -204,3 +210,16 @@ def test_postgres_reads_every_accepted_timestamp_to_the_same_date(warehouse):
             for s, date in expected.items():
                 cur.execute("select (%s::timestamptz at time zone %s)::date::text", (s, zone))
                 assert cur.fetchone()[0] == date, (zone, s)
+
+
+def test_tabs_backslashes_and_percent_signs_survive_the_text_format(tmp_path):
+    r1 = row(1)
+    r1[3], r1[4] = "back\\slash", "tab\there"
+    r2 = row(2)
+    r2[10] = "100%\\N"  # '\N' is not NULL here, and '%' is not a format
+    p = write_csv(tmp_path / "odd, 50%\tname.csv", [r1, r2, row(3)])
+    s = stream(p)
+    got = {r["_source_line"]: r for r in drain(s)}
+    assert got["2"]["first_name"] == "back\\slash" and got["2"]["last_name"] == "tab\there"
+    assert got["3"]["utm_medium"] == "100%\\N" and got["4"]["first_name"] == "Ana"
+    assert {r["_source_file"] for r in got.values()} == {"odd, 50%\tname.csv"}
