@@ -57,3 +57,17 @@ def test_duplicate_van_id_blocks_the_sync_with_zero_requests(pipeline):
     report = materialize(project, SYNC, warehouse=wh, allow_failed_checks=[UNIQUE, DBT_UNIQUE])
     assert report.succeeded and report.outcomes[0].row_count > 0
     assert len(sim.applications) == report.outcomes[0].row_count
+
+
+def test_dbt_nodes_that_are_ready_together_are_built_by_one_invocation(pipeline):
+    project, wh, _ = pipeline
+    report = materialize(project, "kind:dbt", warehouse=wh)
+    assert report.succeeded, [(str(o.key), o.status, o.message) for o in report.outcomes]
+    invocation = {str(o.key): o.metadata["dbt_invocation"] for o in report.outcomes}
+    # the seed and both staging models have no selected upstream: one wave, one dbt build
+    wave = {invocation[k] for k in ("seeds/source_code_map", "staging/stg_signups", "staging/stg_event_attendances")}
+    assert len(wave) == 1
+    # then the intermediate model, then the mart: three invocations for five assets
+    assert len(set(invocation.values())) == 3
+    assert invocation["marts/van_source_code_assignments"] > invocation["intermediate/int_people_first_touch"] > wave.pop()
+    assert {o.metadata["dbt_nodes_in_invocation"] for o in report.outcomes if str(o.key).startswith("staging/")} == {3}

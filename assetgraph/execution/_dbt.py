@@ -5,6 +5,17 @@ subprocess costs ~3.1 s per node (interpreter start, imports, parse), the in-pro
 with a preloaded manifest ~0.2-0.35 s per node, with per-node results. dbt's in-process state
 is not thread-safe, so invocations are serialised by a lock; Python assets still run in
 parallel around them.
+
+Batching: every invocation has a fixed cost (selection, adapter and connection setup, ~0.3 s
+here, more under load), so the nodes that become ready together are built by one invocation,
+the way one `dbt build` would build them. The orchestrator announces a wave of ready dbt
+steps with `expect()`; each step's task still calls `build()` for its own node: the first one
+builds the whole wave, the others get the shared result, so Prefect keeps one task (state,
+retries, asset event) per asset however many threads the task runner has. A retry, or a step
+nobody announced, runs alone. Nodes of one wave never depend on each other (a step is ready
+only when its upstream steps have finished), so one node's failure cannot skip another.
+JSON artifacts are not written by these invocations (`--no-write-json`): the manifest is the
+one the run's parse wrote, and results come back in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +50,8 @@ class DbtRunResult:
     success: bool
     nodes: tuple[DbtNodeResult, ...] = ()
     error: str = ""
+    invocation: int = 0  # which invocation of this run's invoker (1, 2, ...)
+    selected: tuple[str, ...] = ()  # the selectors it was given
 
     def node(self, unique_id: str) -> DbtNodeResult | None:
         return next((n for n in self.nodes if n.unique_id == unique_id), None)
@@ -55,6 +68,8 @@ class DbtInvoker:
     target: str
     env: Mapping[str, str] = field(default_factory=dict)
     _runner: Any = None
+    _invocations: int = 0
+    _wave: "_Wave" = field(default_factory=lambda: _Wave())
 
     def _common(self) -> list[str]:
         return [
@@ -79,18 +94,73 @@ class DbtInvoker:
             runner = self._ensure_runner()
             args = [command, "--quiet", "--select", *select, *self._common(), *extra]
             res = runner.invoke(args)
+            self._invocations += 1
+            number = self._invocations
         nodes = tuple(_node_result(r) for r in getattr(res.result, "results", None) or ())
         if res.exception is not None and not nodes:
             raise DbtError(command, _first_line(res.exception))
-        return DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception))
+        return DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception),
+                            invocation=number, selected=tuple(select))
 
-    def build(self, selector: str) -> DbtRunResult:
+    def build_many(self, selectors: Sequence[str]) -> DbtRunResult:
         # "buildable": run the tests whose other parents are upstream of the node (e.g. a
         # relationships test to a seed), never tests of nodes that are not built yet.
-        return self.invoke("build", [selector], ["--indirect-selection", "buildable"])
+        return self.invoke("build", list(selectors), ["--indirect-selection", "buildable", "--no-write-json"])
+
+    def expect(self, selectors: Sequence[str]) -> None:
+        """Announce the nodes of a wave: their `build()` calls will be served by one invocation."""
+        self._wave.expect(selectors)
+
+    def build(self, selector: str) -> DbtRunResult:
+        """Build one node (and its tests); batched with the other nodes of its wave."""
+        return self._wave.serve(selector, self.build_many)
 
     def test(self, selectors: Sequence[str]) -> DbtRunResult:
         return self.invoke("test", list(selectors))
+
+
+class _Wave:
+    """Builds announced nodes together: the first announced step to call `serve()` runs every
+    announced node not yet started in one invocation; the others find their result waiting."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._announced: set[str] = set()
+        self._in_flight: set[str] = set()
+        self._results: dict[str, tuple[DbtRunResult | None, BaseException | None]] = {}
+
+    def expect(self, selectors: Sequence[str]) -> None:
+        with self._cv:
+            self._announced.update(selectors)
+
+    def serve(self, selector: str, run: Any) -> DbtRunResult:
+        with self._cv:
+            while selector in self._in_flight:
+                self._cv.wait()
+            if selector in self._results:
+                return _unpack(self._results.pop(selector))
+            batch = [selector]
+            if selector in self._announced:  # a retry, or a step nobody announced, runs alone
+                batch += sorted(self._announced - {selector})
+                self._announced.clear()
+            self._in_flight.update(batch)
+        try:
+            outcome: tuple[DbtRunResult | None, BaseException | None] = (run(batch), None)
+        except BaseException as exc:  # every step of the batch sees the failure
+            outcome = (None, exc)
+        with self._cv:
+            self._in_flight.difference_update(batch)
+            self._results.update((s, outcome) for s in batch[1:])
+            self._cv.notify_all()
+        return _unpack(outcome)
+
+
+def _unpack(outcome: tuple[DbtRunResult | None, BaseException | None]) -> DbtRunResult:
+    result, error = outcome
+    if error is not None:
+        raise error
+    assert result is not None
+    return result
 
 
 def _first_line(exc: object) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from assetgraph import catalog
 from assetgraph.execution.outcomes import AssetStatus, StepOutcome
 from assetgraph.execution.plan import Plan, Step
-from assetgraph.execution.steps import RunContext, failed_step, materialize_step, skip_step
+from assetgraph.execution.steps import RunContext, announce_wave, failed_step, materialize_step, skip_step
 from assetgraph.keys import AssetKey
 from assetgraph.specs import AssetKind
 
@@ -132,6 +132,7 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
         pending = list(plan.steps)
         running: dict[Any, tuple[Step, float]] = {}
         while pending or running:
+            wave = []
             for step in [s for s in pending if all(u in done for u in s.upstream)]:
                 pending.remove(step)
                 reason = _skip_reason(step, done) or _outside_gate(graph, step, gate)
@@ -139,6 +140,9 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
                     done[step.id] = skip_step(ctx, step, reason)
                     mark_skipped.with_options(task_run_name=f"{step.id} (skipped)").submit(step.id, reason)
                     continue
+                wave.append(step)
+            announce_wave(ctx, wave)
+            for step in wave:
                 running[make_task(step).submit()] = (step, time.perf_counter())
             if not running:
                 continue

@@ -19,7 +19,7 @@ from assetgraph.loader import Project
 from assetgraph.specs import AssetKind, CheckResult, CheckStatus, MaterializeResult
 from assetgraph.warehouse import Warehouse
 
-__all__ = ["RunContext", "AssetFailed", "materialize_step", "skip_step", "failed_step", "record", "evaluate_checks"]
+__all__ = ["RunContext", "AssetFailed", "announce_wave", "materialize_step", "skip_step", "failed_step", "record", "evaluate_checks"]
 
 log = logging.getLogger("assetgraph")
 
@@ -75,19 +75,40 @@ def _dbt_test_outcomes(ctx: RunContext, run: DbtRunResult, asset: AssetKey) -> l
     return out
 
 
-def _why_dbt_skipped(run: DbtRunResult) -> str:
+def _related(ctx: RunContext, key: AssetKey) -> set[str]:
+    """dbt unique ids of the asset's node and of its tests (a wave's run also holds others')."""
+    dbt = ctx.project.dbt
+    assert dbt is not None
+    ids = {uid for ck, uid in dbt.node_for_check.items() if ck.asset == key}
+    return ids | {ctx.project.graph.spec(key).metadata["dbt_unique_id"]}
+
+
+def _why_dbt_skipped(run: DbtRunResult, related: set[str] | None = None) -> str:
     bad = [n for n in run.nodes if n.status in ("error", "fail")]
+    if related is not None:
+        bad = [n for n in bad if n.unique_id in related] or bad
     if not bad:
         return "dbt gave no reason"
     return "after " + "; ".join(f"{n.unique_id} {n.status}: {n.message.strip()[:200]}" for n in bad[:3])
+
+
+def _dbt_selector(ctx: RunContext, key: AssetKey) -> str:
+    return f"path:{ctx.project.graph.spec(key).metadata['path']}"
+
+
+def announce_wave(ctx: RunContext, steps: list[Step]) -> None:
+    """Tell the dbt invoker which dbt steps are about to start together, so one dbt
+    invocation builds them all (see `_dbt`)."""
+    keys = [s.key for s in steps if ctx.project.graph.spec(s.key).kind is AssetKind.DBT]
+    if ctx.dbt is not None and keys:
+        ctx.dbt.expect([_dbt_selector(ctx, k) for k in keys])
 
 
 def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list[CheckOutcome]]:
     spec = ctx.project.graph.spec(step.key)
     if ctx.dbt is None:
         raise AssetFailed(str(step.key), "no dbt project configured")
-    selector = f"path:{spec.metadata['path']}"
-    run = ctx.dbt.build(selector)
+    run = ctx.dbt.build(_dbt_selector(ctx, step.key))
     node = run.node(spec.metadata["dbt_unique_id"])
     tests = _dbt_test_outcomes(ctx, run, step.key)
     if node is None:
@@ -96,9 +117,10 @@ def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list
             return MaterializeResult(metadata={"dbt_status": "skipped"}), tests
         raise AssetFailed(str(step.key), run.error or "dbt did not run the node")
     if node.status not in ("success", "pass"):
-        reason = node.message.strip() or run.error or _why_dbt_skipped(run)
+        reason = node.message.strip() or run.error or _why_dbt_skipped(run, _related(ctx, step.key))
         raise AssetFailed(str(step.key), f"dbt {node.status}: {reason}")
-    meta = {"dbt_status": node.status, "dbt_seconds": round(node.seconds, 3), "rows_affected": node.rows_affected}
+    meta = {"dbt_status": node.status, "dbt_seconds": round(node.seconds, 3), "rows_affected": node.rows_affected,
+            "dbt_invocation": run.invocation, "dbt_nodes_in_invocation": len(run.selected)}
     return MaterializeResult(row_count=node.rows_affected, metadata=meta), tests
 
 
