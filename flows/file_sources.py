@@ -94,5 +94,17 @@ def open_source(location: str | os.PathLike[str], patterns: Sequence[str] = DEFA
 
 def sha256_of(source: FileSource, name: str) -> str:
     """The checksum of a file's stored bytes (what the load ledger records)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_HASH_CHUNK)
+    view = memoryview(buffer)
     with source.open(name) as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+# Read and hash in 8 MiB steps, not hashlib.file_digest's 256 KiB: each step gives the GIL up
+# twice (the read, the hash), and while dbt parses in another thread every hand-back waits up
+# to the 5 ms switch interval. Measured on the 1M-row night (147 MB of exports): 1.8 s in
+# 256 KiB steps, against 0.14 s with no other thread.
+_HASH_CHUNK = 8 << 20

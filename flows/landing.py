@@ -218,6 +218,20 @@ class _Loader:
         )
 
 
+def _refresh(conn: Any, spec: TableSpec, opts: LandingOptions) -> None:
+    """Summarize the load index over the pages just landed and refresh the statistics
+    (`ledger.refresh_after_load`). After the commit: a failure here costs speed (scoped checks
+    read more pages), never data."""
+    import psycopg2
+
+    try:
+        ledger.refresh_after_load(conn, spec)
+    except psycopg2.Error as exc:
+        conn.rollback()
+        opts.log.warning("%s: statistics and load index not refreshed (%s); scoped checks may read "
+                         "the whole table until the next load", spec.qualified_name, str(exc).strip().splitlines()[0][:200])
+
+
 def _new_load_id() -> str:
     return uuid.uuid4().hex[:16]  # 64 random bits: unique enough, and short on every row
 
@@ -274,6 +288,8 @@ def land_new_files(
                     state.sizes.add(f.size)
                 opts.log.info("%s: landed %d rows, quarantined %d (%.1fs)",
                               f.name, load.rows_landed, load.rows_quarantined, load.seconds)
+        if any(load.status == "loaded" for load in loads):
+            _refresh(conn, spec, opts)
     if errors:
         raise errors[0] if len(errors) == 1 else LandingFailedError(errors)
     return LandingResult(spec.qualified_name, None, opts.strategy, tuple(loads))
@@ -351,6 +367,7 @@ def replace_partition(
             if opts.before_commit is not None:
                 opts.before_commit(partition)
         conn.commit()
+        _refresh(conn, spec, opts)
     read = {f.name for f in chosen}
     skipped = [FileLoad(n, shas[n], "skipped", detail="holds no rows of this date") for n in present if n not in read]
     result = LandingResult(spec.qualified_name, partition, opts.strategy, tuple(loads + skipped), rows_deleted=deleted)

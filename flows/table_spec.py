@@ -101,3 +101,16 @@ class TableSpec:
             for name, sql_type in self.expected_types().items()
         )
         return f"create table if not exists {self.qualified_name} (\n    {cols}\n)"
+
+    @property
+    def load_index(self) -> str:
+        """Name (schema-qualified) of the BRIN index on the load metadata; see `load_index_sql`."""
+        return f"{self.schema}.{self.name}__load_brin"
+
+    def load_index_sql(self) -> str:
+        """A BRIN index on (`_load_id`, `_loaded_at`): the rows of one load are appended
+        together, so a range of pages holds one or two loads and a night's checks that read
+        only tonight's loads (`where _load_id in (...)`) skip every page of the older ones.
+        A few kB for 1M rows, and next to nothing per insert: new pages stay unsummarized until
+        `brin_summarize_new_values` (the loader calls it after each load). Postgres only."""
+        return f"create index if not exists {self.name}__load_brin on {self.qualified_name} using brin (_load_id, _loaded_at)"

@@ -34,10 +34,7 @@ changed_submissions as (
     select distinct trim(submission_id) as submission_id
     from source
     where
-        _loaded_at > (
-            select coalesce(max(already_loaded._loaded_at), cast('1900-01-01' as timestamptz))
-            from {{ this }} as already_loaded
-        )
+        _loaded_at > {{ high_water_mark(this, '_loaded_at') }}
 
 ),
 {%- endif %}
