@@ -219,17 +219,16 @@ class _Loader:
 
 
 def _refresh(conn: Any, spec: TableSpec, opts: LandingOptions) -> None:
-    """Summarize the load index over the pages just landed and refresh the statistics
-    (`ledger.refresh_after_load`). After the commit: a failure here costs speed (scoped checks
-    read more pages), never data."""
+    """`ledger.refresh_after_load`, after the commit: a failure here costs speed (scoped checks
+    read more pages, with worse plans), never data."""
     import psycopg2
 
     try:
         ledger.refresh_after_load(conn, spec)
     except psycopg2.Error as exc:
         conn.rollback()
-        opts.log.warning("%s: statistics and load index not refreshed (%s); scoped checks may read "
-                         "the whole table until the next load", spec.qualified_name, str(exc).strip().splitlines()[0][:200])
+        opts.log.warning("%s: load index and statistics not refreshed (%s); checks of tonight's loads may "
+                         "read the whole table", spec.qualified_name, str(exc).strip().splitlines()[0][:200])
 
 
 def _new_load_id() -> str:

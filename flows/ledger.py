@@ -92,14 +92,19 @@ def _create(conn: Any, spec: TableSpec) -> None:
 
 
 def refresh_after_load(conn: Any, spec: TableSpec) -> int:
-    """After loads committed: summarize the pages they appended in the load index and refresh
-    the table's planner statistics (ANALYZE samples 30k rows: ~0.4 s at 1M rows). Without
-    statistics on a new load id Postgres scans the whole table rather than the index (measured:
-    120-240 ms per check query at 1M rows, 22 ms with them). Returns the page ranges summarized."""
+    """After loads committed: summarize the pages they appended in the load index, and refresh
+    the statistics of the two load columns. Then a check scoped to tonight's loads reads their
+    pages only, and Postgres plans it for the rows tonight landed. Measured at 1M rows + 1 %:
+    - without a summary, every page is read (120-240 ms per check query; 22 ms with one);
+    - with statistics that predate the load, Postgres expects ~1 row for the new load id and
+      plans nested loops: GX's uniqueness check took 11.4 s instead of 0.4 s;
+    - a full ANALYZE costs 0.36 s; these two columns, at statistics target 10 (set with the
+      index), 15 ms.
+    Returns the number of page ranges summarized."""
     with conn.cursor() as cur:
         cur.execute("select brin_summarize_new_values(%s::regclass)", (spec.load_index,))
         (ranges,) = cur.fetchone()
-        cur.execute(f"analyze {spec.qualified_name}")
+        cur.execute(f"analyze {spec.qualified_name} (_load_id, _loaded_at)")
     conn.commit()
     return int(ranges)
 
@@ -118,7 +123,12 @@ def _create_racing(conn: Any, create: Any) -> None:
 
 def _create_load_index(conn: Any, spec: TableSpec) -> None:
     with conn.cursor() as cur:
-        cur.execute(spec.load_index_sql())
+        cur.execute("select to_regclass(%s) is null", (spec.load_index,))
+        if cur.fetchone()[0]:
+            cur.execute(spec.load_index_sql())
+            # small samples for the columns `refresh_after_load` analyzes after every load
+            cur.execute(f"alter table {spec.qualified_name} alter column _load_id set statistics 10, "
+                        "alter column _loaded_at set statistics 10")
     conn.commit()
 
 

@@ -117,8 +117,19 @@ def test_a_nightly_run_validates_only_the_loads_it_landed(contract):
     assert {r.status for r in errors.values()} == {CheckStatus.ERROR}
     assert "not a plain identifier" in errors["gx_van_id_positive"].message
     assert sql(contract, "select count(*) from raw.signups")[0][0] == 6
-    # the short-lived views the scopes were validated through are gone
-    assert sql(contract, "select table_name from information_schema.views where table_schema = 'raw'") == []
+    # the short-lived copies the scopes were validated on are gone
+    assert sql(contract, "select table_name from information_schema.tables "
+                         "where table_schema = 'raw' and table_name like '%gx_scope%'") == []
+
+    # a scope holding every row (a first night) validates the table itself, with the same results
+    loads = [r[0] for r in sql(contract, "select distinct _load_id from raw.signups where _load_id is not null")]
+    sql(contract, "delete from raw.signups where _load_id is null")
+    every = MaterializeResult(metadata={"load_ids": loads})
+    first = run_checks(checks.signups_checks, contract, _run_id(), materialization=every)
+    table = run_checks(checks.signups_checks, contract, _run_id())
+    assert {n: (r.status, r.metadata.get("element_count"), r.metadata.get("unexpected_count")) for n, r in first.items()} == \
+        {n: (r.status, r.metadata.get("element_count"), r.metadata.get("unexpected_count")) for n, r in table.items()}
+    assert first["gx_van_id_positive"].metadata["validated"] == f"raw.signups, the {len(loads)} loads of this run"
 
 
 def test_redshift_is_configured_and_fails_closed_when_unreachable():
