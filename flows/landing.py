@@ -218,17 +218,17 @@ class _Loader:
         )
 
 
-def _refresh(conn: Any, spec: TableSpec, opts: LandingOptions) -> None:
-    """`ledger.refresh_after_load`, after the commit: a failure here costs speed (scoped checks
-    read more pages, with worse plans), never data."""
+def _tune(conn: Any, spec: TableSpec, opts: LandingOptions, step: Callable[[Any, TableSpec], Any]) -> None:
+    """Run `ledger.summarize_earlier_loads` or `ledger.analyze_load_columns`. They only make
+    scoped checks faster, so a failure is a warning: it costs speed, never data."""
     import psycopg2
 
     try:
-        ledger.refresh_after_load(conn, spec)
+        step(conn, spec)
     except psycopg2.Error as exc:
         conn.rollback()
-        opts.log.warning("%s: load index and statistics not refreshed (%s); checks of tonight's loads may "
-                         "read the whole table", spec.qualified_name, str(exc).strip().splitlines()[0][:200])
+        opts.log.warning("%s: %s failed (%s); checks of tonight's loads may read the whole table",
+                         spec.qualified_name, step.__name__, str(exc).strip().splitlines()[0][:200])
 
 
 def _new_load_id() -> str:
@@ -257,6 +257,7 @@ def land_new_files(
     errors: list[ExtractionError] = []
     with _connect(warehouse) as conn:
         loader = _Loader(conn, spec, source, opts)
+        _tune(conn, spec, opts, ledger.summarize_earlier_loads)
         state = ledger.read_ledger(conn, spec)
         for f in files:
             t0 = time.perf_counter()
@@ -288,7 +289,7 @@ def land_new_files(
                 opts.log.info("%s: landed %d rows, quarantined %d (%.1fs)",
                               f.name, load.rows_landed, load.rows_quarantined, load.seconds)
         if any(load.status == "loaded" for load in loads):
-            _refresh(conn, spec, opts)
+            _tune(conn, spec, opts, ledger.analyze_load_columns)
     if errors:
         raise errors[0] if len(errors) == 1 else LandingFailedError(errors)
     return LandingResult(spec.qualified_name, None, opts.strategy, tuple(loads))
@@ -338,6 +339,7 @@ def replace_partition(
     loads: list[FileLoad] = []
     with _connect(warehouse) as conn:
         loader = _Loader(conn, spec, source, opts)
+        _tune(conn, spec, opts, ledger.summarize_earlier_loads)
         with conn.cursor() as cur:
             ledger.lock(cur, spec)
             chosen = _files_for_partition(present, shas, ledger.read_ledger(conn, spec).full, partition)
@@ -366,7 +368,7 @@ def replace_partition(
             if opts.before_commit is not None:
                 opts.before_commit(partition)
         conn.commit()
-        _refresh(conn, spec, opts)
+        _tune(conn, spec, opts, ledger.analyze_load_columns)
     read = {f.name for f in chosen}
     skipped = [FileLoad(n, shas[n], "skipped", detail="holds no rows of this date") for n in present if n not in read]
     result = LandingResult(spec.qualified_name, partition, opts.strategy, tuple(loads + skipped), rows_deleted=deleted)

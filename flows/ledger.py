@@ -32,7 +32,8 @@ __all__ = [
     "landed_as",
     "write_quarantine",
     "quarantine_ddl",
-    "refresh_after_load",
+    "summarize_earlier_loads",
+    "analyze_load_columns",
     "record_load",
 ]
 
@@ -91,22 +92,30 @@ def _create(conn: Any, spec: TableSpec) -> None:
     conn.commit()
 
 
-def refresh_after_load(conn: Any, spec: TableSpec) -> int:
-    """After loads committed: summarize the pages they appended in the load index, and refresh
-    the statistics of the two load columns. Then a check scoped to tonight's loads reads their
-    pages only, and Postgres plans it for the rows tonight landed. Measured at 1M rows + 1 %:
-    - without a summary, every page is read (120-240 ms per check query; 22 ms with one);
-    - with statistics that predate the load, Postgres expects ~1 row for the new load id and
-      plans nested loops: GX's uniqueness check took 11.4 s instead of 0.4 s;
-    - a full ANALYZE costs 0.36 s; these two columns, at statistics target 10 (set with the
-      index), 15 ms.
+def summarize_earlier_loads(conn: Any, spec: TableSpec) -> int:
+    """Before a load: summarize, in the load index, the pages that earlier loads appended and
+    autovacuum has not summarized yet (the index has `autosummarize` on; at a night's cadence
+    it has done this already). Postgres always reads the pages not summarized, so tonight's
+    own pages need no summary for a check scoped to tonight; the earlier ones do, or every
+    page is read (120-240 ms per check query at 1M rows; 22 ms with the summary). Not after
+    the load: summarizing 1M rows takes 0.6 s, which a first load would pay for nothing.
     Returns the number of page ranges summarized."""
     with conn.cursor() as cur:
         cur.execute("select brin_summarize_new_values(%s::regclass)", (spec.load_index,))
         (ranges,) = cur.fetchone()
-        cur.execute(f"analyze {spec.qualified_name} (_load_id, _loaded_at)")
     conn.commit()
     return int(ranges)
+
+
+def analyze_load_columns(conn: Any, spec: TableSpec) -> None:
+    """After loads committed: refresh the statistics of the two load columns, so Postgres plans
+    a check scoped to tonight's loads for the rows they hold. With statistics from before the
+    load it expects ~1 row for the new load id and plans nested loops: measured at 1M rows
+    + 1 %, GX's uniqueness check took 11.4 s instead of 0.4 s. A full ANALYZE costs 0.36 s;
+    these two columns at statistics target 10 (set with the index), 15 ms."""
+    with conn.cursor() as cur:
+        cur.execute(f"analyze {spec.qualified_name} (_load_id, _loaded_at)")
+    conn.commit()
 
 
 def _create_racing(conn: Any, create: Any) -> None:
@@ -126,7 +135,7 @@ def _create_load_index(conn: Any, spec: TableSpec) -> None:
         cur.execute("select to_regclass(%s) is null", (spec.load_index,))
         if cur.fetchone()[0]:
             cur.execute(spec.load_index_sql())
-            # small samples for the columns `refresh_after_load` analyzes after every load
+            # small samples for the columns `analyze_load_columns` analyzes after every load
             cur.execute(f"alter table {spec.qualified_name} alter column _load_id set statistics 10, "
                         "alter column _loaded_at set statistics 10")
     conn.commit()

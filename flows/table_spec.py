@@ -112,6 +112,7 @@ class TableSpec:
         together, so a range of pages holds one or two loads and a night's checks that read
         only tonight's loads (`where _load_id in (...)`) skip every page of the older ones.
         A few kB for 1M rows, and next to nothing per insert: new pages stay unsummarized (and
-        are always read) until the load summarizes them (`ledger.refresh_after_load`). Postgres only; on Redshift its zone maps play this part."""
+        are always read) until autovacuum or the next load summarizes them
+        (`ledger.summarize_earlier_loads`). Postgres only; on Redshift its zone maps play this part."""
         return (f"create index if not exists {self.name}__load_brin on {self.qualified_name} "
                 "using brin (_load_id, _loaded_at) with (autosummarize = on)")
