@@ -132,6 +132,9 @@ def _create_racing(conn: Any, create: Any) -> None:
 
 def _create_load_index(conn: Any, spec: TableSpec) -> None:
     with conn.cursor() as cur:
+        # one run at a time: two concurrent `create index if not exists` of the same name
+        # followed by the ALTER below deadlock (each waits for the other's lock on the table)
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"assetgraph load index {spec.qualified_name}",))
         cur.execute("select to_regclass(%s) is null", (spec.load_index,))
         if cur.fetchone()[0]:
             cur.execute(spec.load_index_sql())
