@@ -20,8 +20,12 @@ Loads of one table are serialised by a lock on its ledger (readers are never blo
 Strategy (`LANDING_STRATEGY`): `direct` (default) COPYs into the table inside the load's
 transaction, which is what makes it atomic; `staging` COPYs into a temporary table and moves
 the rows with `INSERT ... SELECT` in the same transaction (the shape a Redshift `COPY` from S3
-will need). On 1M rows `staging` took 3.9 s against 2.9 s (benchmarks/bench_landing.py).
-Postgres only for now: Redshift has no `COPY FROM STDIN`.
+will need). On 1M rows `staging` took 3.7 s against 2.9 s (benchmarks/bench_landing.py, text
+COPY format). Postgres only for now: Redshift has no `COPY FROM STDIN`.
+
+Each landed table has a BRIN index on its load columns: before a load the earlier loads' pages
+are summarized in it, after the load the load columns are analyzed (`ledger`), so a check of
+tonight's loads reads tonight's pages only and is planned for tonight's row count.
 """
 
 from __future__ import annotations
