@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from flows.copy_stream import QuarantinedRow
 from flows.errors import SchemaMismatchError
@@ -118,7 +118,7 @@ def analyze_load_columns(conn: Any, spec: TableSpec) -> None:
     conn.commit()
 
 
-def _create_racing(conn: Any, create: Any) -> None:
+def _create_racing(conn: Any, create: Callable[[], None]) -> None:
     """Run `create` (which commits); once more if a concurrent run created the same object
     at the same moment ("if not exists" does not guard against that race)."""
     import psycopg2

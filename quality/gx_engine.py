@@ -28,6 +28,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
@@ -164,7 +165,15 @@ def _scope_of(suite: SuiteSpec, scope: Scope) -> _Scoped | None:
     else:
         return None
     digest = hashlib.sha1(f"{suite.table} {where} {os.getpid()} {threading.get_ident()}".encode()).hexdigest()
-    return _Scoped(f"_gx_scope_{suite.table_name[:30]}_{digest[:12]}", where, what)
+    return _Scoped(f"{_copy_prefix(suite)}{int(time.time())}_{digest[:8]}", where, what)
+
+
+def _copy_prefix(suite: SuiteSpec) -> str:
+    """Names of scope copies: `_gx_scope_<table>_<unix seconds>_<digest>` (at most 60 chars)."""
+    return f"_gx_scope_{suite.table_name[:30]}_"
+
+
+_STALE_COPY_SECONDS = 24 * 3600  # no validation takes a day: a copy this old was left by a killed run
 
 
 def _quoted(schema: str, table: str) -> str:
@@ -181,6 +190,7 @@ def _copy_scope(wh: Warehouse, suite: SuiteSpec, scoped: _Scoped) -> bool:
     - a GX query asset took 2-4x the time and +265 MiB of memory (measured on 517k rows)."""
     table = _quoted(suite.schema_name, suite.table_name)
     with connect(wh) as conn, conn.cursor() as cur:
+        _drop_stale_copies(cur, suite)
         cur.execute(f"select 1 from {table} where not coalesce({scoped.where}, false) limit 1")
         if cur.fetchone() is None:
             return False
@@ -188,6 +198,18 @@ def _copy_scope(wh: Warehouse, suite: SuiteSpec, scoped: _Scoped) -> bool:
         cur.execute(f"create {unlogged}table {_quoted(suite.schema_name, scoped.name)} as "
                     f"select * from {table} where {scoped.where}")
     return True
+
+
+def _drop_stale_copies(cur: Any, suite: SuiteSpec) -> None:
+    """Drop the scope copies of this table a killed run left behind (they hold personal data)."""
+    prefix = _copy_prefix(suite)
+    cur.execute("select table_name from information_schema.tables where table_schema = %s and table_name like %s",
+                (suite.schema_name, prefix.replace("_", "\\_") + "%"))
+    shape = re.compile(re.escape(prefix) + r"(\d{10})_[0-9a-f]{8}")
+    for (name,) in cur.fetchall():
+        found = shape.fullmatch(name)
+        if found and int(found.group(1)) < time.time() - _STALE_COPY_SECONDS:
+            cur.execute(f"drop table if exists {_quoted(suite.schema_name, name)}")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from assetgraph.specs import CheckStatus, MaterializeResult
@@ -95,7 +96,15 @@ def test_a_nightly_run_validates_only_the_loads_it_landed(contract):
                   " values (null, 'f1', -5, 'x', 'load-old', date '2026-01-04'),"
                   " ('s9', 'f9', 9, 'nine@example.org', 'load-9', date '2026-01-06')")
     tonight = MaterializeResult(row_count=1, metadata={"load_ids": ["load-9"]})
+    # a copy left by a run killed two days ago (rows with personal data), and one of a run now
+    stale, current = f"_gx_scope_signups_{int(time.time()) - 2 * 86400}_0badc0de", f"_gx_scope_signups_{int(time.time())}_0000abcd"
+    for name in (stale, current):
+        sql(contract, f"create table raw.{name} as select * from raw.signups")
     scoped = run_checks(checks.signups_checks, contract, _run_id(), materialization=tonight)
+    left = [r[0] for r in sql(contract, "select table_name from information_schema.tables "
+                                        "where table_schema = 'raw' and table_name like '%gx_scope%'")]
+    assert left == [current]  # the stale copy is dropped, the running one's is not touched
+    sql(contract, f"drop table raw.{current}")
     assert {r.status for r in scoped.values()} == {CheckStatus.PASSED}, {n: r.message for n, r in scoped.items()}
     assert scoped["gx_van_id_positive"].metadata["element_count"] == 1
     assert scoped["gx_van_id_positive"].metadata["validated"] == "raw.signups, the 1 load of this run"
