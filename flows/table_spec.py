@@ -105,7 +105,11 @@ class TableSpec:
     @property
     def load_index(self) -> str:
         """Name (schema-qualified) of the BRIN index on the load metadata; see `load_index_sql`."""
-        return f"{self.schema}.{self.name}__load_brin"
+        return f"{self.schema}.{self._load_index_name}"
+
+    @property
+    def _load_index_name(self) -> str:
+        return f"{self.name}__load_brin"
 
     def load_index_sql(self) -> str:
         """A BRIN index on (`_load_id`, `_loaded_at`): the rows of one load are appended
@@ -114,5 +118,5 @@ class TableSpec:
         A few kB for 1M rows, and next to nothing per insert: new pages stay unsummarized (and
         are always read) until autovacuum or the next load summarizes them
         (`ledger.summarize_earlier_loads`). Postgres only; on Redshift its zone maps play this part."""
-        return (f"create index if not exists {self.name}__load_brin on {self.qualified_name} "
+        return (f"create index if not exists {self._load_index_name} on {self.qualified_name} "
                 "using brin (_load_id, _loaded_at) with (autosummarize = on)")

@@ -24,7 +24,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from assetgraph.dbt.project import dbt_env
 from assetgraph.errors import DbtError
@@ -133,7 +133,7 @@ class _Wave:
         with self._cv:
             self._announced.update(selectors)
 
-    def serve(self, selector: str, run: Any) -> DbtRunResult:
+    def serve(self, selector: str, run: Callable[[Sequence[str]], DbtRunResult]) -> DbtRunResult:
         with self._cv:
             while selector in self._in_flight:
                 self._cv.wait()

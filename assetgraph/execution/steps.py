@@ -83,10 +83,11 @@ def _related(ctx: RunContext, key: AssetKey) -> set[str]:
     return ids | {ctx.project.graph.spec(key).metadata["dbt_unique_id"]}
 
 
-def _why_dbt_skipped(run: DbtRunResult, related: set[str] | None = None) -> str:
+def _why_dbt_skipped(run: DbtRunResult, related: set[str]) -> str:
+    """The nodes that errored or failed before a skipped node: the asset's own (`related`)
+    when any did, else every one in the run."""
     bad = [n for n in run.nodes if n.status in ("error", "fail")]
-    if related is not None:
-        bad = [n for n in bad if n.unique_id in related] or bad
+    bad = [n for n in bad if n.unique_id in related] or bad
     if not bad:
         return "dbt gave no reason"
     return "after " + "; ".join(f"{n.unique_id} {n.status}: {n.message.strip()[:200]}" for n in bad[:3])

@@ -115,6 +115,11 @@ def test_a_node_dbt_skipped_names_what_failed_before_it():
 
     unit = DbtNodeResult("unit_test.p.stg.t1", "unit_test", "error", "Compilation Error in model stg\n...", None, None, 0.1)
     model = DbtNodeResult("model.p.stg", "model", "skipped", "", None, None, 0.0)
-    why = _why_dbt_skipped(DbtRunResult(False, (unit, model)))
+    related = {unit.unique_id, model.unique_id}
+    why = _why_dbt_skipped(DbtRunResult(False, (unit, model)), related)
     assert why.startswith("after unit_test.p.stg.t1 error: Compilation Error in model stg")
-    assert _why_dbt_skipped(DbtRunResult(False, (model,))) == "dbt gave no reason"
+    assert _why_dbt_skipped(DbtRunResult(False, (model,)), related) == "dbt gave no reason"
+    # in a wave's run, another asset's error is not named while this asset's own is
+    other = DbtNodeResult("model.p.other", "model", "error", "Database Error in model other", None, None, 0.1)
+    why = _why_dbt_skipped(DbtRunResult(False, (other, unit, model)), related)
+    assert "unit_test.p.stg.t1" in why and "model.p.other" not in why
