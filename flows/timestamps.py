@@ -40,6 +40,9 @@ class TimestampParser:
         # `text[:16] + text[19:]` of valid `...THH:MM:SS<offset>` texts (no fraction): another text
         # with the same key differs only in its seconds, so checking ':SS' validates it.
         self.by_minute: dict[bytes, bytes] = {}
+        # One bytes object per date, whichever memo found it: the landing loop counts rows per
+        # run of one date by identity, and the two formats interleave in real exports.
+        self._dates: dict[bytes, bytes] = {}
 
     def partition(self, s: bytes) -> bytes:
         if b"/" in s:
@@ -73,6 +76,7 @@ class TimestampParser:
         if len(s) < 16 or s[4] != _DASH or s[7] != _DASH or s[10] not in (_T, _SPACE) or s[13] != _COLON:
             return b""
         p = s[:10] if d.tzinfo is None else d.astimezone(self.zone).date().isoformat().encode("ascii")
+        p = self._dates.setdefault(p, p)
         # (first 16 characters, offset) fixes the minute, hence the date in any real zone.
         if len(self.iso) > _MEMO_LIMIT or len(self.by_minute) > _MEMO_LIMIT:
             self.iso.clear()
@@ -93,6 +97,7 @@ class TimestampParser:
             try:
                 dt.datetime(year, month, day, hour, minute, second)
                 p = f"{year:04d}-{month:02d}-{day:02d}".encode("ascii")
+                p = self._dates.setdefault(p, p)
             except ValueError:
                 p = b""
         if len(self.mdy) > _MEMO_LIMIT:

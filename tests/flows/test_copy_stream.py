@@ -190,6 +190,15 @@ def test_timestamp_rules_and_zones():
         assert utc.partition(bad) == b"", bad
 
 
+def test_one_date_is_one_object_whatever_format_found_it():
+    # The landing loop counts rows per run of one date by identity: exports that mix the two
+    # formats row by row must not start a new run at every row.
+    utc = TimestampParser("UTC")
+    dates = {id(utc.partition(s)) for s in (b"2026-11-01T10:00:00Z", b"11/01/2026 10:00", b"2026-11-01 03:00:00-05:00",
+                                             b"11/1/2026 9:05 PM", b"2026-11-01T10:00:00Z")}
+    assert len(dates) == 1
+
+
 ACCEPTED = [
     "2026-11-01T23:30:00-05:00", "2026-11-01 23:30:00.123+05:30", "2026-11-01T00:15Z", "2026-11-01T10:00:00+0530",
     "2026-11-01T21:00:00+05", "2026-11-01T10:00:00", "2026-12-31 23:59:59", "11/01/2026 14:03", "1/5/2026 9:05",
