@@ -15,6 +15,10 @@
    - "server only": `psql \\copy` of the exact COPY data our loader sends (text format, the
      stream's `copy_options`), into the typed `raw.signups` (17 columns): the Postgres half of
      our load with no Python at all;
+   - "server, no load cols": the same data without the load columns (`_partition`,
+     `_source_file`, `_load_id`, `_source_line`; `_loaded_at` absent), into the export's 12
+     columns with raw.signups' types: how much of the gap to psql is typing, how much the
+     per-row load metadata the raw contract requires;
    - pandas `read_csv` + `to_sql` (default method) on the first `--pandas-rows` rows only,
      because it is ~20x slower; its rows/s is what is compared.
 4. Prints seconds, rows/s and ratios (speed relative to psql and to pandas). Goals:
@@ -187,6 +191,31 @@ def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str], o
     return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
 
 
+def _without_load_columns(payload: Path, columns: Sequence[str], out: Path) -> tuple[str, ...]:
+    """`payload` without its load columns (`_partition`, `_source_file`, ...): the export's
+    own fields only, as validated and converted by our loader. Returns their column names."""
+    keep = tuple(c for c in columns if not c.startswith("_"))
+    drop = len(columns) - len(keep)  # the load columns come last
+    with open(payload, "rb") as src, open(out, "wb") as dst:
+        for line in src:
+            dst.write(line.rsplit(b"\t", drop)[0] + b"\n")
+    return keep
+
+
+def _bench_server_no_load_columns(server: _Server, data: Path, columns: Sequence[str], options: str) -> float:
+    """As "server only", into a table of the export's columns with raw.signups' types and no
+    load columns: what typing the export costs Postgres, apart from the load metadata."""
+    from flows.signups import signups_spec
+
+    types = signups_spec({}).expected_types()
+    wh = server.fresh()
+    args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+    subprocess.run([*args, "-c", f"create table signups_typed ({', '.join(f'{c} {types[c]}' for c in columns)})"],
+                   check=True)
+    copy = f"\\copy signups_typed ({', '.join(columns)}) from '{data}' with ({options})"
+    return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
+
+
 def _bench_pandas(server: _Server, path: Path) -> float:
     import pandas as pd
     import sqlalchemy
@@ -241,13 +270,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Measurement]:
     try:
         payload = root / "payload.csv"
         columns, options = _payload(full, payload)
-        runs: dict[str, list[float]] = {"psql \\copy": [], "ours (direct)": [], "ours (staging)": [], "server only": []}
+        bare = root / "payload_bare.txt"
+        bare_columns = _without_load_columns(payload, columns, bare)
+        runs: dict[str, list[float]] = {"psql \\copy": [], "ours (direct)": [], "ours (staging)": [], "server only": [],
+                                        "server, no load cols": []}
         for _ in range(max(a.repeat, 1)):
             runs["psql \\copy"].append(_bench_psql(server, full))
             runs["ours (direct)"].append(_bench_ours(server, full, "direct"))
             runs["ours (staging)"].append(_bench_ours(server, full, "staging"))
             runs["server only"].append(_bench_server_only(server, payload, columns, options))
-        notes = {"server only": "psql \\copy of our COPY data into raw.signups (no Python)"}
+            runs["server, no load cols"].append(_bench_server_no_load_columns(server, bare, bare_columns, options))
+        notes = {"server only": "psql \\copy of our COPY data into raw.signups (no Python)",
+                 "server, no load cols": "the same without the load columns, into the export's typed columns"}
         results = [Measurement(name, rows, min(ts), notes.get(name, "")) for name, ts in runs.items()]
         if not a.skip_pandas:
             t = min(_bench_pandas(server, subset) for _ in range(max(a.repeat, 1)))
