@@ -98,6 +98,12 @@ def unexpected(c: CheckRow) -> str:
     return ""
 
 
+def scope(c: CheckRow) -> str:
+    """What the check read: a table, a partition, tonight's loads, the rows a build wrote."""
+    value = c.metadata.get("validated")
+    return str(value) if value else ""
+
+
 def samples(c: CheckRow) -> str:
     values = c.metadata.get("samples_masked") or []
     return ", ".join(str(v) for v in values[:5]) if isinstance(values, list) else ""
@@ -116,6 +122,8 @@ def _check_rows(q: RunQuality, asset_key: str) -> str:
     for c in q.checks_for(asset_key):
         hist = q.trends.get((c.asset_key, c.check_name), ())
         part = f' <span class="muted">[{_t(c.partition_key)}]</span>' if c.partition_key else ""
+        if scope(c):
+            part += f'<div class="muted">on {_t(scope(c))}</div>'
         block = '<span class="block">blocking</span>' if c.blocking else '<span class="muted">warn</span>'
         sample = _t(samples(c)) or '<span class="muted">-</span>'
         rows.append(
@@ -212,6 +220,7 @@ def render_markdown(q: RunQuality) -> str:
             hist = q.trends.get((c.asset_key, c.check_name), ())
             trend = "".join(_TREND_LETTER.get(s, "?") for s in hist) + f"[{_TREND_LETTER.get(c.status, '?')}]"
             name = c.check_name + (f" [{c.partition_key}]" if c.partition_key else "")
+            name += f" (on {scope(c)})" if scope(c) else ""
             out.append(
                 f"| {_md(asset_key)} | {_md(name)} | {_STATUS_LABEL.get(c.status, _md(c.status))} |"
                 f" {'blocking' if c.blocking else 'warn'} | {_md(observed(c))} | {_md(expected(c))} | {trend} |"

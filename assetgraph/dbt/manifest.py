@@ -72,14 +72,17 @@ def node_key(node: Mapping[str, Any]) -> AssetKey:
     return AssetKey((rtype + "s", node["name"]))
 
 
+def _meta(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {**((node.get("config") or {}).get("meta") or {}), **(node.get("meta") or {})}
+
+
 def _freshness(node: Mapping[str, Any]) -> FreshnessPolicy | None:
-    meta = {**((node.get("config") or {}).get("meta") or {}), **(node.get("meta") or {})}
-    hours = (meta.get("assetgraph") or {}).get("freshness_hours")
+    hours = (_meta(node).get("assetgraph") or {}).get("freshness_hours")
     return FreshnessPolicy(float(hours)) if hours else None
 
 
 def _owners(node: Mapping[str, Any]) -> tuple[str, ...]:
-    meta = {**((node.get("config") or {}).get("meta") or {}), **(node.get("meta") or {})}
+    meta = _meta(node)
     owner = meta.get("owner") or meta.get("owners") or ()
     return (owner,) if isinstance(owner, str) else tuple(owner)
 
@@ -131,6 +134,8 @@ def assets_from_manifest(manifest: Mapping[str, Any]) -> DbtAssets:
                         p for p in (node.get("schema"), node.get("alias") or node.get("name")) if p
                     ),
                     "path": node.get("original_file_path"),
+                    # a build's tests of the model check only the rows it wrote (macros/build_scope.sql)
+                    **({"built_at_column": col} if (col := _meta(node).get("built_at_column")) else {}),
                 },
             )
         )

@@ -52,6 +52,7 @@ class DbtRunResult:
     error: str = ""
     invocation: int = 0  # which invocation of this run's invoker (1, 2, ...)
     selected: tuple[str, ...] = ()  # the selectors it was given
+    command: str = ""  # build | test | ...
 
     def node(self, unique_id: str) -> DbtNodeResult | None:
         return next((n for n in self.nodes if n.unique_id == unique_id), None)
@@ -100,7 +101,7 @@ class DbtInvoker:
         if res.exception is not None and not nodes:
             raise DbtError(command, _first_line(res.exception))
         return DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception),
-                            invocation=number, selected=tuple(select))
+                            invocation=number, selected=tuple(select), command=command)
 
     def build_many(self, selectors: Sequence[str]) -> DbtRunResult:
         # "buildable": run the tests whose other parents are upstream of the node (e.g. a

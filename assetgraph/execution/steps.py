@@ -62,6 +62,10 @@ def _dbt_test_outcomes(ctx: RunContext, run: DbtRunResult, asset: AssetKey) -> l
     """Outcomes of the dbt tests in `run` that are checks of `asset` (others are ignored)."""
     assert ctx.project.dbt is not None
     by_uid = {uid: ck for ck, uid in ctx.project.dbt.node_for_check.items()}
+    spec = ctx.project.graph.spec(asset)
+    validated = spec.metadata.get("relation") or str(asset)
+    if run.command == "build" and spec.metadata.get("built_at_column"):  # see macros/build_scope.sql
+        validated = f"{validated}, the rows this build wrote"
     out = []
     for node in run.tests:
         ck = by_uid.get(node.unique_id)
@@ -70,7 +74,8 @@ def _dbt_test_outcomes(ctx: RunContext, run: DbtRunResult, asset: AssetKey) -> l
         status = _DBT_FAILED_TEST.get(node.status, CheckStatus.PASSED)
         if node.status == "skipped":
             status = CheckStatus.SKIPPED
-        meta = {"dbt_status": node.status, "failures": node.failures, "dbt_unique_id": node.unique_id}
+        meta = {"dbt_status": node.status, "failures": node.failures, "dbt_unique_id": node.unique_id,
+                "validated": validated}
         out.append(_check_outcome(ctx, ck, CheckResult(status, node.message if status != CheckStatus.PASSED else "", meta)))
     return out
 

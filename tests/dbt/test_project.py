@@ -76,8 +76,10 @@ NIGHT_2_ATTENDANCES = [
 # VAN IDs touched by night 2's new rows (n1..n6, n7, n8, n9, n10, 29002; 29001 is n1's person)
 NIGHT_2_VAN_IDS = {600001, 600002, 600003, 600004, 600005, 600006, 600010, 500001, 500002, 500003, 500010}
 
-FIRST_TOUCH = "select * from intermediate.int_people_first_touch order by van_id"
-SIGNUPS = "select * from staging.stg_signups order by submission_id"
+FIRST_TOUCH = ("select van_id, channel, touch_id, form_id, event_id, utm_source, touched_at, _loaded_at"
+               " from intermediate.int_people_first_touch order by van_id")
+# every column but `_built_at` (when the invocation that wrote the row started)
+SIGNUPS = "select (to_jsonb(s) - '_built_at')::text from staging.stg_signups as s order by submission_id"
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +189,52 @@ def test_docs_generate_works(project, second_night):
     catalog = json.loads((dbt.target_path / "catalog.json").read_text())
     assert "model.pipeline.van_source_code_assignments" in catalog["nodes"]
     assert "source.pipeline.raw.signups" in catalog["sources"]
+
+
+NIGHT_3 = "2026-11-04 02:00:00+00"
+EMAIL_RULE = "row_condition_stg_signups_email"  # the start of the test's generated name
+
+
+def _tests_of(result, model: str) -> dict[str, dict]:
+    """The results of the tests on `model` (not another model's relationships test to it)."""
+    return {
+        r["unique_id"].split(".")[2]: r for r in result.run_results["results"]
+        if r["unique_id"].startswith("test.") and f"_{model}_" in r["unique_id"].split("__ref_")[0]
+    }
+
+
+@pytest.fixture(scope="module")
+def third_night(project, second_night):
+    """An old row of stg_signups broken by hand (an upper-case email, which the model never
+    writes), then one new raw row without submitted_at: `dbt build` of the model, then `dbt test`."""
+    db, dbt = project
+    db.execute("update staging.stg_signups set email = upper(email) where submission_id = 'b10'")
+    fx.insert_signups(db, [("n11", "newsletter", None, "No", "Time", "notime@example.org", None, None,
+                            600011, None, NIGHT_3)])
+    build = dbt("build", "--select", "stg_signups", check=False)
+    built = db.rows("select submission_id from staging.stg_signups"
+                    " where _built_at = (select max(_built_at) from staging.stg_signups)")
+    test = dbt("test", "--select", "stg_signups", check=False)
+    build_int = dbt("build", "--select", "int_people_first_touch", check=False)
+    return build, built, test, build_int
+
+
+def test_a_build_tests_the_rows_it_wrote_and_dbt_test_every_row(third_night):
+    build, built, test, build_int = third_night
+    assert built == [("n11",)]
+    in_build, in_test = _tests_of(build, "stg_signups"), _tests_of(test, "stg_signups")
+    email_rule = next(name for name in in_build if name.startswith(EMAIL_RULE))
+    # the build checks only its own row: the new row's missing timestamp fails it...
+    assert in_build["not_null_stg_signups_submitted_at"]["status"] == "fail"
+    assert in_build["not_null_stg_signups_submitted_at"]["failures"] == 1
+    # ...and the old row broken by hand is not looked at
+    assert in_build[email_rule]["status"] == "pass"
+    assert all("_built_at" in r["compiled_code"] for r in in_build.values())
+    # the same for the intermediate model: the new person's touch has no time
+    in_build_int = _tests_of(build_int, "int_people_first_touch")
+    assert in_build_int and all("_built_at" in r["compiled_code"] for r in in_build_int.values())
+    assert in_build_int["not_null_int_people_first_touch_touched_at"]["failures"] == 1
+    # dbt test (what `assetgraph check` runs) checks every row, and finds both
+    assert in_test[email_rule]["status"] == "fail"
+    assert in_test["not_null_stg_signups_submitted_at"]["status"] == "fail"
+    assert not any("_built_at" in r["compiled_code"] for r in in_test.values())

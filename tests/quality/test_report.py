@@ -49,7 +49,8 @@ def test_report_is_self_contained_masked_and_shows_trends(contract, tmp_path):
     catalog.record_check(
         contract, run_id=RUN, asset_key="raw/signups", check_name="dbt_email_domain", partition_key=None,
         source="dbt", blocking=False, status="failed",
-        message="got rosalind.okonkwo@example.org and (555) 201-7788", metadata={"failures": 2},
+        message="got rosalind.okonkwo@example.org and (555) 201-7788",
+        metadata={"failures": 2, "validated": "staging.stg_signups, the rows this build wrote"},
     )
     catalog.record_materialization(
         contract, run_id=RUN, asset_key="sync/van_source_codes", partition_key=None, status="skipped",
@@ -77,6 +78,10 @@ def test_report_is_self_contained_masked_and_shows_trends(contract, tmp_path):
     assert "PPF[F]" in markdown  # three previous runs, then this one
     assert "**Blocking checks did not pass:**" in markdown and "gx_van_id_unique" in markdown
     assert "sync/van_source_codes" in page and "skipped" in page
+    # every check says what it read
+    assert "on staging.stg_signups, the rows this build wrote" in page
+    assert "(on staging.stg_signups, the rows this build wrote)" in markdown
+    assert '<div class="muted">on marts.van_source_code_assignments</div>' in page
 
     with pytest.raises(ReportError):
         build_report(contract, "no-such-run", tmp_path)

@@ -3,6 +3,8 @@
         unique_key='van_id',
         dist='van_id',
         sort=['van_id'],
+        indexes=[{'columns': ['_built_at']}],
+        meta={'built_at_column': '_built_at'},
     )
 }}
 
@@ -17,6 +19,7 @@
       signups, so the earliest still wins),
     then merges the new touches with the stored first touch of the same VAN IDs and replaces
     those rows (delete+insert on van_id).
+    `_built_at`: as in stg_signups, a build's tests of this model check the rows it wrote.
 -#}
 
 with
@@ -221,7 +224,8 @@ first_touches as (
         event_id,
         utm_source,
         touched_at,
-        latest_loaded_at as _loaded_at
+        latest_loaded_at as _loaded_at,
+        {{ run_timestamp() }} as _built_at
     from ranked
     where touch_rank = 1
 

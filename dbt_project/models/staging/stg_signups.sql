@@ -6,6 +6,8 @@
         on_schema_change='fail',
         dist='submission_id',
         sort=['_loaded_at'],
+        indexes=[{'columns': ['_built_at']}],
+        meta={'built_at_column': '_built_at'},
     )
 }}
 
@@ -17,6 +19,8 @@
     row still wins) and replaces those submissions (delete+insert on submission_id).
     A submission deleted from raw (a partition re-landed without it) stays until a
     `--full-refresh`.
+    `_built_at` is the start of the dbt invocation that wrote the row: a build's tests of this
+    model check those rows (`macros/build_scope.sql`), found by the index on it (Postgres).
 -#}
 
 with
@@ -67,7 +71,8 @@ renamed as (
         _load_id,
         _source_file,
         _source_line,
-        _partition
+        _partition,
+        {{ run_timestamp() }} as _built_at
 
     from source
     {%- if is_incremental() %}
@@ -112,7 +117,8 @@ deduplicated as (
         _load_id,
         _source_file,
         _source_line,
-        _partition
+        _partition,
+        _built_at
     from ranked
     where submission_rank = 1
 
