@@ -6,7 +6,7 @@
     `run_timestamp()`, the invocation's start time. A delete+insert model rewrites every row
     whose key it touches, so in a build its new and replaced rows carry tonight's timestamp and
     the rows it left alone were checked by the build that wrote them. At 1M signups + 1 %,
-    stg_signups' seven tests went from 2.3 s over the table to ~0.1 s over the night's rows.
+    night 2's stg_signups step (the model and its seven tests) went from 4.0 s to 2.7 s.
 
     What keeps the whole table checked:
     - a full refresh stamps every row, so its tests cover every row;
