@@ -96,3 +96,7 @@ def test_nightly_twice_end_to_end(tmp_path, warehouse_env):
             ("marts/van_source_code_assignments", "marts.van_source_code_assignments"),
             ("seeds/source_code_map", "seeds.source_code_map"),
         }
+    # ...and dbt did scope them: the SQL it compiled for the second night's tests
+    compiled = [f for f in (REPO / "dbt_project" / "target" / "compiled" / "pipeline").glob("models/*/stg_signups.yml/*.sql")
+                if f.name.startswith(("not_null_", "unique_", "row_condition_"))]
+    assert len(compiled) == 7 and all('"_built_at" = cast(' in f.read_text() for f in compiled)
