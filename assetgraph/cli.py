@@ -205,6 +205,9 @@ def materialize(
     allow_failed_checks: List[str] = typer.Option(
         [], "--allow-failed-checks", help="Let this failed check pass (recorded). Repeatable."
     ),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Rebuild the selected incremental dbt models (and reload seeds) from scratch."
+    ),
 ) -> None:
     """Materialize a selection as one Prefect flow run."""
     from assetgraph.execution import materialize as run
@@ -222,7 +225,7 @@ def materialize(
         project = _project()
         report = run(
             project, selection, partitions=parts, dry_run=dry_run,
-            allow_failed_checks=allow_failed_checks, listener=live,
+            allow_failed_checks=allow_failed_checks, listener=live, full_refresh=full_refresh,
         )
     except AssetGraphError as exc:
         _fail(exc)

@@ -71,3 +71,23 @@ def test_dbt_nodes_that_are_ready_together_are_built_by_one_invocation(pipeline)
     assert len(set(invocation.values())) == 3
     assert invocation["marts/van_source_code_assignments"] > invocation["intermediate/int_people_first_touch"] > wave.pop()
     assert {o.metadata["dbt_nodes_in_invocation"] for o in report.outcomes if str(o.key).startswith("staging/")} == {3}
+
+
+def test_full_refresh_rebuilds_an_incremental_model_from_scratch(pipeline):
+    project, wh, _ = pipeline
+    stg = "staging/stg_signups"
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from staging.stg_signups")
+        (rows,) = cur.fetchone()
+    again = materialize(project, stg, warehouse=wh)
+    (incremental,) = again.outcomes
+    assert again.succeeded and incremental.row_count == 0  # nothing new landed: nothing rewritten
+    assert "dbt_full_refresh" not in incremental.metadata
+
+    report = materialize(project, stg, warehouse=wh, full_refresh=True)
+    (full,) = report.outcomes
+    assert report.succeeded and full.metadata["dbt_full_refresh"] is True
+    assert full.row_count == rows > 0  # every row rebuilt
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute("select count(*), count(distinct _built_at) from staging.stg_signups")
+        assert cur.fetchone() == (rows, 1)  # one build wrote them all, so its tests read them all

@@ -68,6 +68,7 @@ class DbtInvoker:
     profiles_dir: Path
     target: str
     env: Mapping[str, str] = field(default_factory=dict)
+    full_refresh: bool = False  # builds rebuild incremental models and reload seeds from scratch
     _runner: Any = None
     _invocations: int = 0
     _wave: "_Wave" = field(default_factory=lambda: _Wave())
@@ -106,7 +107,8 @@ class DbtInvoker:
     def build_many(self, selectors: Sequence[str]) -> DbtRunResult:
         # "buildable": run the tests whose other parents are upstream of the node (e.g. a
         # relationships test to a seed), never tests of nodes that are not built yet.
-        return self.invoke("build", list(selectors), ["--indirect-selection", "buildable", "--no-write-json"])
+        extra = ["--indirect-selection", "buildable", "--no-write-json"]
+        return self.invoke("build", list(selectors), extra + (["--full-refresh"] if self.full_refresh else []))
 
     def expect(self, selectors: Sequence[str]) -> None:
         """Announce the nodes of a wave: their `build()` calls will be served by one invocation."""

@@ -51,6 +51,7 @@ def materialize_flow(
     selection: str,
     partition: Optional[str] = None,
     allow_failed_checks: Optional[list[str]] = None,
+    full_refresh: bool = False,
 ) -> dict:
     report = materialize(
         load_project(),
@@ -58,6 +59,7 @@ def materialize_flow(
         partitions=[partition] if partition else [],
         allow_failed_checks=allow_failed_checks or [],
         options={"trigger": "deployment"},
+        full_refresh=full_refresh,
     )
     summary = {str(o.key) + (f"[{o.partition}]" if o.partition else ""): o.status.value for o in report.outcomes}
     if not report.succeeded:

@@ -54,6 +54,7 @@ def materialize(
     warehouse: Warehouse | None = None,
     options: Mapping[str, Any] | None = None,
     max_workers: int = 4,
+    full_refresh: bool = False,
     listener: Callable[[StepOutcome], None] | None = None,
 ) -> RunReport:
     t0 = time.perf_counter()
@@ -62,7 +63,8 @@ def materialize(
     settings = project.settings
     dbt = None
     if project.dbt is not None and settings.dbt_project_dir is not None:
-        dbt = DbtInvoker(settings.dbt_project_dir, settings.dbt_profiles_dir, settings.dbt_target, wh.dbt_env())
+        dbt = DbtInvoker(settings.dbt_project_dir, settings.dbt_profiles_dir, settings.dbt_target, wh.dbt_env(),
+                         full_refresh=full_refresh)
     ctx = RunContext(
         project=project,
         warehouse=wh,

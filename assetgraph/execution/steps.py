@@ -127,6 +127,8 @@ def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list
         raise AssetFailed(str(step.key), f"dbt {node.status}: {reason}")
     meta = {"dbt_status": node.status, "dbt_seconds": round(node.seconds, 3), "rows_affected": node.rows_affected,
             "dbt_invocation": run.invocation, "dbt_nodes_in_invocation": len(run.selected)}
+    if ctx.dbt.full_refresh:
+        meta["dbt_full_refresh"] = True
     return MaterializeResult(row_count=node.rows_affected, metadata=meta), tests
 
 

@@ -87,6 +87,14 @@ def test_materialize_status_and_check_on_second_project(shop_env, prefect_api):
     assert status["reporting/revenue_by_country"]["stale"] is False
     assert status["shop_raw/orders"]["last_status"] is None
 
+    # --full-refresh reaches dbt (a seed is reloaded, not appended to) and is recorded
+    code, output = invoke("materialize", "seeds/countries", "--full-refresh")
+    assert code == 0, output
+    with connect(shop_env) as conn, conn.cursor() as cur:
+        cur.execute("select cast(metadata as jsonb) ->> 'dbt_full_refresh' from asset_catalog.materializations"
+                    " where asset_key = 'seeds/countries' order by finished_at")
+        assert [r[0] for r in cur.fetchall()] == [None, "true"]
+
     # break the data: a country without a name makes the blocking not_null test fail
     with connect(shop_env) as conn, conn.cursor() as cur:
         cur.execute("insert into shop_shop_seeds.countries values ('MX', null)")
