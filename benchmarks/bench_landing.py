@@ -70,6 +70,11 @@ def _psql() -> Path:
     return path
 
 
+def _psql_args(wh) -> list[str]:  # type: ignore[no-untyped-def]
+    """psql on `wh`'s database, stopping at the first error."""
+    return [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+
+
 def _dataset(cache: Path, rows: int, pandas_rows: int) -> tuple[Path, int, Path, int]:
     """(full file, its data rows, pandas subset file, its data rows), generated once."""
     from flows.sample_data import SampleConfig, generate
@@ -142,7 +147,7 @@ def _time(fn: Callable[[], None]) -> float:
 
 def _bench_psql(server: _Server, path: Path) -> float:
     wh = server.fresh()
-    args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+    args = _psql_args(wh)
     subprocess.run([*args, "-c", _TEXT_TABLE], check=True)
     copy = f"\\copy signups_text from '{path}' with (format csv, header)"
     return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
@@ -186,7 +191,7 @@ def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str], o
     wh = server.fresh()
     with connect(wh) as conn:
         ledger.ensure_tables(conn, signups_spec({}))
-    args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+    args = _psql_args(wh)
     copy = f"\\copy raw.signups ({', '.join(columns)}) from '{payload}' with ({options})"
     return _time(lambda: subprocess.run([*args, "-c", copy], check=True, stdout=subprocess.DEVNULL))
 
@@ -209,7 +214,7 @@ def _bench_server_no_load_columns(server: _Server, data: Path, columns: Sequence
 
     types = signups_spec({}).expected_types()
     wh = server.fresh()
-    args = [str(_psql()), "-h", wh.host, "-p", str(wh.port), "-U", wh.user, "-d", wh.dbname, "-v", "ON_ERROR_STOP=1", "-q"]
+    args = _psql_args(wh)
     subprocess.run([*args, "-c", f"create table signups_typed ({', '.join(f'{c} {types[c]}' for c in columns)})"],
                    check=True)
     copy = f"\\copy signups_typed ({', '.join(columns)}) from '{data}' with ({options})"
