@@ -1,8 +1,8 @@
-"""Landing speed: `flows.landing` vs `psql \\copy` vs pandas `to_sql`, on the same export.
+"""Landing speed: `flows.landing.engine` vs `psql \\copy` vs pandas `to_sql`, on the same export.
 
     python -m benchmarks.bench_landing [--rows 1000000] [--repeat 2] [--pandas-rows 100000]
 
-1. Generates a signup export of `--rows` base rows once (`flows.sample_data`, seed 7, one file)
+1. Generates a signup export of `--rows` base rows once (`flows.signups.sample_data`, seed 7, one file)
    and caches it under `--cache-dir` (default: <tmp>/assetgraph-bench).
 2. Starts a throwaway embedded Postgres in a temporary directory; every measurement gets a
    fresh database (the previous one dropped), a CHECKPOINT and a sync first, and the file is
@@ -77,7 +77,7 @@ def _psql_args(wh) -> list[str]:  # type: ignore[no-untyped-def]
 
 def _dataset(cache: Path, rows: int, pandas_rows: int) -> tuple[Path, int, Path, int]:
     """(full file, its data rows, pandas subset file, its data rows), generated once."""
-    from flows.sample_data import SampleConfig, generate
+    from flows.signups.sample_data import SampleConfig, generate
 
     folder = cache / f"signups_{rows}_seed7"
     marker = folder / "rows.json"
@@ -154,9 +154,9 @@ def _bench_psql(server: _Server, path: Path) -> float:
 
 
 def _bench_ours(server: _Server, path: Path, strategy: str) -> float:
-    from flows.file_sources import LocalDirectorySource
-    from flows.landing import LandingOptions, land_new_files
-    from flows.signups import signups_spec
+    from flows.landing.file_sources import LocalDirectorySource
+    from flows.landing.engine import LandingOptions, land_new_files
+    from flows.signups.assets import signups_spec
 
     wh = server.fresh()
     source = LocalDirectorySource(path.parent, patterns=(path.name,))
@@ -171,8 +171,8 @@ def _bench_ours(server: _Server, path: Path, strategy: str) -> float:
 def _payload(path: Path, out: Path) -> tuple[tuple[str, ...], str]:
     """Write the exact COPY data our loader sends for `path`; returns its column list and
     COPY options (format)."""
-    from flows.copy_stream import CopyStream
-    from flows.signups import signups_spec
+    from flows.landing.copy_stream import CopyStream
+    from flows.signups.assets import signups_spec
 
     with open(path, "rb") as raw, open(out, "wb") as dst:
         stream = CopyStream(raw, signups_spec({}), path.name, load_id="0123456789abcdef")
@@ -185,8 +185,8 @@ def _bench_server_only(server: _Server, payload: Path, columns: Sequence[str], o
     """`psql \\copy` of our prepared COPY data into the typed raw.signups: the Postgres side of
     our load, without any Python. The floor for our loader on this machine."""
     from assetgraph.warehouse import connect
-    from flows import ledger
-    from flows.signups import signups_spec
+    from flows.landing import ledger
+    from flows.signups.assets import signups_spec
 
     wh = server.fresh()
     with connect(wh) as conn:
@@ -210,7 +210,7 @@ def _without_load_columns(payload: Path, columns: Sequence[str], out: Path) -> t
 def _bench_server_no_load_columns(server: _Server, data: Path, columns: Sequence[str], options: str) -> float:
     """As "server only", into a table of the export's columns with raw.signups' types and no
     load columns: what typing the export costs Postgres, apart from the load metadata."""
-    from flows.signups import signups_spec
+    from flows.signups.assets import signups_spec
 
     types = signups_spec({}).expected_types()
     wh = server.fresh()

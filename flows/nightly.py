@@ -32,7 +32,7 @@ def signups_dir() -> Path:
 
 def ensure_sample_signups(directory: Path, rows: int, seed: int = 7) -> list[Path]:
     """First run: `rows` rows over 7 days. Later runs: one more day with ~1 % of `rows`."""
-    from flows.sample_data import SampleConfig, generate
+    from flows.signups.sample_data import SampleConfig, generate
 
     existing = sorted(directory.glob("signups_*.csv*"))
     if not existing:

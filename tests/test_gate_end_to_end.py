@@ -9,7 +9,7 @@ from assetgraph.config import load_settings
 from assetgraph.execution import AssetStatus, check, materialize
 from assetgraph.loader import load_project
 from assetgraph.warehouse import connect
-from flows.sample_data import SampleConfig, generate
+from flows.signups.sample_data import SampleConfig, generate
 from sync.dev import start_local_simulator
 from tests.conftest import REPO
 

@@ -130,7 +130,7 @@ def test_worker_runs_the_nightly_deployment_and_failures_alert(prefect_server, w
     import datetime as dt
 
     from assetgraph.warehouse import connect
-    from flows.sample_data import SampleConfig, generate
+    from flows.signups.sample_data import SampleConfig, generate
     from sync.simulator import Simulator
 
     url, received = receiver
