@@ -1,7 +1,7 @@
 """P2: the EveryAction sync's request rate against the limit and against the seed's loop, and
 its peak memory.
 
-Setup: the local simulator (sync/simulator.py) in its own process, as EveryAction is another
+Setup: the local simulator (sync/simulator/server.py) in its own process, as EveryAction is another
 machine, with 20 ms latency per request; EVERYACTION_MAX_CONCURRENCY=3, so the ceiling is
 3 / 0.020 s = 150 requests/s. The ledger lives in an embedded Postgres in a temp dir, a fresh
 database per run. Measured in the same run:
@@ -61,7 +61,7 @@ BIG_LATENCY = 0.001
 def _simulator(n: int, latency: float = LATENCY) -> Iterator[str]:
     """The simulator in its own process (its threads do not compete for our GIL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sync.simulator", "--people", str(n), "--codes", str(CODE),
+        [sys.executable, "-m", "sync.simulator.server", "--people", str(n), "--codes", str(CODE),
          "--api-key", KEY, "--latency", str(latency)],
         stdout=subprocess.PIPE, text=True,
     )
@@ -124,8 +124,8 @@ def _sync_run(dsn: dict, n: int, *, trace: bool, use_prefect: bool, latency: flo
     """One run_sync over n codes against a fresh simulator and a fresh database."""
     import psycopg2
 
-    from sync.client import ClientConfig, EveryActionClient
-    from sync.engine import run_sync
+    from sync.everyaction.client import ClientConfig, EveryActionClient
+    from sync.engine.run import run_sync
 
     dbname = f"bench_{os.getpid()}_{time.monotonic_ns()}"
     admin = psycopg2.connect(**dsn)

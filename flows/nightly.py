@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     simulator = None
     if not os.environ.get("EVERYACTION_API_URL"):
-        from sync.dev import start_local_simulator
+        from sync.simulator.dev import start_local_simulator
 
         simulator = start_local_simulator(wh)
         console.print(f"EveryAction: local simulator at {simulator.base_url}")

@@ -25,7 +25,7 @@ MART = "marts.van_source_code_assignments"
 @asset("sync/van_sync_ledger", group="sync", description="The sync ledger table (created if missing).")
 def van_sync_ledger(context: AssetContext) -> MaterializeResult:
     from assetgraph.warehouse import connect
-    from sync.ledger import LEDGER, ensure_ledger
+    from sync.engine.ledger import LEDGER, ensure_ledger
 
     with connect(context.warehouse) as conn:
         ensure_ledger(conn)
@@ -85,8 +85,8 @@ def van_source_codes(context: AssetContext) -> MaterializeResult:
     """Apply each assignment's origin source code in EveryAction, exactly once."""
     import psycopg2
 
-    from sync.client import ClientConfig, EveryActionClient
-    from sync.engine import run_sync
+    from sync.everyaction.client import ClientConfig, EveryActionClient
+    from sync.engine.run import run_sync
 
     pairs = _assignments(context)
     if context.dry_run:

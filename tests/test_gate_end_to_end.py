@@ -10,7 +10,7 @@ from assetgraph.execution import AssetStatus, check, materialize
 from assetgraph.loader import load_project
 from assetgraph.warehouse import connect
 from flows.signups.sample_data import SampleConfig, generate
-from sync.dev import start_local_simulator
+from sync.simulator.dev import start_local_simulator
 from tests.conftest import REPO
 
 SYNC = "sync/van_source_codes"

@@ -131,7 +131,7 @@ def test_worker_runs_the_nightly_deployment_and_failures_alert(prefect_server, w
 
     from assetgraph.warehouse import connect
     from flows.signups.sample_data import SampleConfig, generate
-    from sync.simulator import Simulator
+    from sync.simulator.server import Simulator
 
     url, received = receiver
     bad = _nightly(name="t-broken", selection="marts/no_such_asset")

@@ -6,7 +6,7 @@ import csv
 import os
 from pathlib import Path
 
-from sync.simulator import Simulator
+from sync.simulator.server import Simulator
 
 __all__ = ["start_local_simulator"]
 

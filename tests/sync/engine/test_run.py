@@ -14,11 +14,11 @@ import time
 import psycopg2
 import pytest
 
-from sync.client import ClientConfig, EveryActionClient
-from sync.engine import run_sync
+from sync.everyaction.client import ClientConfig, EveryActionClient
+from sync.engine.run import run_sync
 from sync.errors import FailureFractionExceeded, RequestFailed, SyncLockedError
-from sync.ledger import LEDGER, ensure_ledger
-from sync.simulator import Faults, Simulator
+from sync.engine.ledger import LEDGER, ensure_ledger
+from sync.simulator.server import Faults, Simulator
 from tests.conftest import REPO
 
 KEY = "sk-test-3f9a7c1e55d0"
@@ -66,7 +66,7 @@ def test_requests_wait_for_slots_of_the_global_limit(warehouse, prefect_api):
     machine) leaves this sync one request in flight until it lets go."""
     from prefect.concurrency.sync import concurrency
 
-    from sync.engine import CONCURRENCY_LIMIT_NAME, ensure_concurrency_limit
+    from sync.engine.run import CONCURRENCY_LIMIT_NAME, ensure_concurrency_limit
 
     assert ensure_concurrency_limit(3)
     pairs = [(v, 1001) for v in range(1, 601)]
@@ -149,8 +149,8 @@ def test_api_key_never_leaks(warehouse, caplog):
 
 CHILD = """
 import sys, psycopg2
-from sync.client import ClientConfig, EveryActionClient
-from sync.engine import run_sync
+from sync.everyaction.client import ClientConfig, EveryActionClient
+from sync.engine.run import run_sync
 dsn = dict(host=sys.argv[1], port=int(sys.argv[2]), user='postgres', dbname=sys.argv[3])
 cfg = ClientConfig(base_url=sys.argv[4], api_key=sys.argv[5], timeout=2)
 pairs = [(v, 1001) for v in range(1, 1501)]

@@ -5,7 +5,7 @@ parsons' `VAN.apply_person_code(van_id, code_id)` sends `POST people/{id}/codes`
 `{"codeId": N}`, no timeout and no retry, raises on any error status, and opens a new
 connection per call. We build the `VAN` client as usual (its base URL, `default` / `KEY|1` basic
 auth and headers) and send the same request with them on one keep-alive connection per worker
-(sync/transport.py: `requests` itself cost ~1.2 ms per call, measured), adding a timeout and
+(sync/everyaction/transport.py: `requests` itself cost ~1.2 ms per call, measured), adding a timeout and
 reading the status:
 
 - 204: applied.  404: no such person.  400: bad code.  (permanent: recorded, not retried)
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sync.errors import RequestFailed, SyncConfigError
-from sync.ledger import Status
-from sync.transport import Response, Transport, TransportError
+from sync.status import Status
+from sync.everyaction.transport import Response, Transport, TransportError
 
 __all__ = ["ClientConfig", "ApplyResult", "EveryActionClient"]
 

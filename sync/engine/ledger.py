@@ -17,20 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from sync.errors import SyncLockedError
+from sync.status import Status
 
 __all__ = ["Status", "ensure_ledger", "mark_pending", "record_outcomes", "pending_rows", "acquire_lock", "LEDGER"]
 
 LEDGER = "sync.van_sync_ledger"
 LOCK = "sync.van_sync_lock"
-
-
-class Status:
-    PENDING = "pending"
-    APPLIED = "applied"  # the mart's anti-join relies on this exact value
-    NOT_FOUND = "not_found"
-    BAD_CODE = "bad_code"
-    FAILED = "failed"
-    DONE = (APPLIED,)
 
 
 DDL = [

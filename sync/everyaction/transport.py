@@ -5,7 +5,7 @@ Why not `requests` (which parsons uses)? Measured against the simulator with 20 
 proxy environment on every request, merges settings and runs hooks); `http.client` on a
 persistent connection adds about 0.2 ms. At a 20 ms floor that is the difference between 0.85x
 and 0.92x of the 150 req/s ceiling (see benchmarks/bench_sync.py). parsons' `VAN` client still
-supplies the base URL, the basic-auth header and its headers (sync/client.py).
+supplies the base URL, the basic-auth header and its headers (sync/everyaction/client.py).
 
 What `requests` did for us and this module keeps, resolved once per connection instead of
 once per call:

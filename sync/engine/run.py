@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from sync.client import ApplyResult, EveryActionClient
+from sync.everyaction.client import ApplyResult, EveryActionClient
 from sync.errors import FailureFractionExceeded
-from sync.ledger import Outcome, Status, acquire_lock, ensure_ledger, mark_pending, pending_rows, record_outcomes
+from sync.engine.ledger import Outcome, Status, acquire_lock, ensure_ledger, mark_pending, pending_rows, record_outcomes
 
 __all__ = ["SyncSummary", "run_sync", "CONCURRENCY_LIMIT_NAME"]
 

@@ -1,4 +1,4 @@
-"""The sync's HTTP transport (sync/transport.py) against the real simulator on 127.0.0.1: what
+"""The sync's HTTP transport (sync/everyaction/transport.py) against the real simulator on 127.0.0.1: what
 `requests` used to do for us must still happen — timeouts, a fresh connection after a fault,
 certificate verification with a CA bundle, HTTPS through a CONNECT proxy, plain HTTP through a
 forward proxy, proxy credentials."""
@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sync.client import ClientConfig, EveryActionClient
-from sync.simulator import Faults, Simulator
-from sync.transport import Transport, TransportConnectionError, TransportTimeout
+from sync.everyaction.client import ClientConfig, EveryActionClient
+from sync.simulator.server import Faults, Simulator
+from sync.everyaction.transport import Transport, TransportConnectionError, TransportTimeout
 
 KEY = "sk-transport-91c2"
 CODES = (1001,)
