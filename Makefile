@@ -13,11 +13,24 @@ export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 .PHONY: install nightly test bench warehouse-stop clean lint
 
 # Re-install only when the dependency declarations change (a second `make nightly` skips it).
+# The wheel holds the asset layer only (`assetgraph`); this repo's own code (flows/, sync/,
+# quality/, scheduling.py) goes on the venv's path through a .pth file naming the repo, as a
+# team's repo would be: the library installed, the project code next to it.
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+PTH    := $(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "assetgraph_template.pth").write_text("$(CURDIR)\n")'
+TEST_STAMP := $(VENV)/.installed-test
+
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	$(PIP) -e '.[template]'
+	@$(PTH)
 	@touch $(STAMP)
+
+# the test tools (pytest, moto, playwright, ...) are the `test` extra, never runtime requirements
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e '.[template,test]'
+	@touch $(TEST_STAMP)
 
 install: $(STAMP)
 
@@ -25,11 +38,11 @@ nightly: install
 	$(BIN)/python -m flows.nightly
 
 # pytest exits 5 when it collects nothing: that is a broken setup, never a pass.
-test: install
+test: install $(TEST_STAMP)
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
-bench: install
+bench: install $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: install

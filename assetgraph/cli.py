@@ -20,6 +20,7 @@ from assetgraph._env import apply_defaults, drain_prefect_services
 
 apply_defaults()
 
+from assetgraph._cli_project import project_options, project_settings  # noqa: E402
 from assetgraph.errors import AssetGraphError  # noqa: E402
 
 app = typer.Typer(
@@ -40,7 +41,7 @@ SELECTION_HELP = (
 def _project():  # type: ignore[no-untyped-def]
     from assetgraph.loader import load_project
 
-    return load_project()
+    return load_project(project_settings())
 
 
 def _selected(project, selection: Optional[str]):  # type: ignore[no-untyped-def]
@@ -52,11 +53,14 @@ def _selected(project, selection: Optional[str]):  # type: ignore[no-untyped-def
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", markup=True)
+    from rich.markup import escape  # messages name things like [tool.assetgraph]: not markup
+
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
     raise typer.Exit(2)
 
 
 @app.command("list")
+@project_options
 def list_(
     selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -111,6 +115,7 @@ def list_(
 
 
 @app.command()
+@project_options
 def lineage(selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP)) -> None:
     """Draw the selected part of the graph as a tree from its roots."""
     try:
@@ -196,6 +201,7 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.command()
+@project_options
 def materialize(
     selection: str = typer.Argument(..., help=SELECTION_HELP),
     partition: Optional[str] = typer.Option(None, "--partition", help="One daily partition, YYYY-MM-DD."),
@@ -238,6 +244,7 @@ def materialize(
 
 
 @app.command()
+@project_options
 def check(
     selection: str = typer.Argument(..., help=SELECTION_HELP),
     allow_failed_checks: List[str] = typer.Option([], "--allow-failed-checks"),
@@ -264,6 +271,7 @@ def check(
 
 
 @app.command()
+@project_options
 def status(
     selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
     as_json: bool = typer.Option(False, "--json"),
@@ -297,6 +305,7 @@ def status(
 
 
 @app.command("catalog")
+@project_options
 def catalog_cmd(
     out_dir: Path = typer.Option(Path("reports/catalog"), "--out", help="Output folder."),
     link: list[str] = typer.Option(

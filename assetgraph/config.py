@@ -1,13 +1,19 @@
-"""Project settings: `[tool.assetgraph]` in pyproject.toml, overridden by environment variables.
+"""Project settings, found the way dbt finds a project, plus `[tool.assetgraph]` in pyproject.toml.
 
-| setting          | pyproject key      | environment          | default          |
-|------------------|--------------------|----------------------|------------------|
-| asset modules    | modules            | ASSETGRAPH_MODULES   | []               |
-| dbt project      | dbt_project_dir    | DBT_PROJECT_DIR      | dbt_project      |
-| dbt profiles     | dbt_profiles_dir   | DBT_PROFILES_DIR     | profiles         |
-| dbt target       | dbt_target         | DBT_TARGET           | dev / prod*      |
+| setting       | first found of                                                                      |
+|---------------|-------------------------------------------------------------------------------------|
+| asset modules | ASSETGRAPH_MODULES ("a.b,c.d"; empty: dbt only), `modules` in [tool.assetgraph]     |
+| dbt project   | --project-dir, DBT_PROJECT_DIR, `dbt_project_dir` in [tool.assetgraph] (default     |
+|               | `dbt_project/` when present), the working directory and its parents (dbt_project.yml)|
+| dbt profiles  | --profiles-dir, DBT_PROFILES_DIR, `dbt_profiles_dir` in [tool.assetgraph] (default  |
+|               | `profiles/` when present), the dbt project directory, ~/.dbt                        |
+| dbt target    | DBT_TARGET, `dbt_target`, then `prod` when WAREHOUSE_URL is redshift://, else `dev` |
 
-*`prod` when WAREHOUSE_URL is a redshift:// URL, else `dev`.
+The pyproject.toml is the nearest one upwards from the working directory that has a
+[tool.assetgraph] table (or the one in ASSETGRAPH_HOME); its directory is the project root, and
+paths in the table are relative to it. --project-dir, --profiles-dir and the DBT_* variables are
+relative to the working directory, as in dbt. A directory named explicitly that lacks its file
+(dbt_project.yml, profiles.yml) is an error, never a silent fallback.
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from assetgraph.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "find_root"]
+__all__ = ["Settings", "load_settings", "find_root", "find_dbt_project"]
 
 
 @dataclass(frozen=True)
@@ -42,42 +48,98 @@ def find_root(start: Path | None = None) -> Path:
     return here
 
 
-def load_settings(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    root = root or Path(env.get("ASSETGRAPH_HOME") or find_root())
-    table: dict = {}
+def find_dbt_project(start: Path | None = None) -> Path | None:
+    """The nearest directory upwards holding a dbt_project.yml (dbt's own rule)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "dbt_project.yml").is_file():
+            return d
+    return None
+
+
+def _table(root: Path) -> dict[str, Any] | None:
+    """[tool.assetgraph] of root/pyproject.toml, or None when there is no such table."""
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("assetgraph", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{pyproject}: {exc}") from None
+    if not pyproject.is_file():
+        return None
+    try:
+        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: {exc}") from None
+    return tool.get("assetgraph")
+
+
+def _named_dir(value: str | os.PathLike[str], base: Path, marker: str, what: str) -> Path:
+    """A directory the user named explicitly: it must hold its marker file."""
+    path = (base / Path(value).expanduser()).resolve()
+    if not (path / marker).is_file():
+        raise ConfigError(f"{what}={path} has no {marker}")
+    return path
+
+
+def _project_dir(
+    option: str | os.PathLike[str] | None, env: Mapping[str, str], table: dict[str, Any] | None,
+    root: Path, cwd: Path,
+) -> Path | None:
+    if option:
+        return _named_dir(option, cwd, "dbt_project.yml", "--project-dir")
+    if env.get("DBT_PROJECT_DIR"):
+        return _named_dir(env["DBT_PROJECT_DIR"], cwd, "dbt_project.yml", "DBT_PROJECT_DIR")
+    if table is not None:
+        if table.get("dbt_project_dir"):
+            return _named_dir(table["dbt_project_dir"], root, "dbt_project.yml", "[tool.assetgraph] dbt_project_dir")
+        if (root / "dbt_project" / "dbt_project.yml").is_file():
+            return (root / "dbt_project").resolve()
+    return find_dbt_project(cwd)
+
+
+def _profiles_dir(
+    option: str | os.PathLike[str] | None, env: Mapping[str, str], table: dict[str, Any] | None,
+    root: Path, cwd: Path, project_dir: Path | None,
+) -> Path:
+    if option:
+        return _named_dir(option, cwd, "profiles.yml", "--profiles-dir")
+    if env.get("DBT_PROFILES_DIR"):
+        return _named_dir(env["DBT_PROFILES_DIR"], cwd, "profiles.yml", "DBT_PROFILES_DIR")
+    if table is not None:
+        if table.get("dbt_profiles_dir"):
+            return _named_dir(table["dbt_profiles_dir"], root, "profiles.yml", "[tool.assetgraph] dbt_profiles_dir")
+        if (root / "profiles" / "profiles.yml").is_file():
+            return (root / "profiles").resolve()
+    if project_dir is not None and (project_dir / "profiles.yml").is_file():
+        return project_dir
+    return Path.home() / ".dbt"
+
+
+def load_settings(
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
+    profiles_dir: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Settings for the project around the working directory (see the module docstring).
+    `project_dir` / `profiles_dir` are the --project-dir / --profiles-dir options."""
+    env = os.environ if environ is None else environ
+    cwd = Path.cwd().resolve()
+    root = (root or Path(env.get("ASSETGRAPH_HOME") or find_root())).resolve()
+    table = _table(root)
 
     if "ASSETGRAPH_MODULES" in env:
         modules = tuple(m.strip() for m in env["ASSETGRAPH_MODULES"].split(",") if m.strip())
     else:
-        modules = tuple(table.get("modules", ()))
+        modules = tuple((table or {}).get("modules", ()))
 
-    project = env.get("DBT_PROJECT_DIR") or table.get("dbt_project_dir", "dbt_project")
-    project_dir: Path | None = (root / project).resolve() if project else None
-    if project_dir is not None and not (project_dir / "dbt_project.yml").is_file():
-        if env.get("DBT_PROJECT_DIR"):
-            raise ConfigError(f"DBT_PROJECT_DIR={project_dir} has no dbt_project.yml")
-        project_dir = None
-
-    profiles = env.get("DBT_PROFILES_DIR") or table.get("dbt_profiles_dir", "profiles")
-    profiles_dir = (root / profiles).resolve()
-    if not (profiles_dir / "profiles.yml").is_file() and project_dir is not None:
-        if (project_dir / "profiles.yml").is_file():
-            profiles_dir = project_dir
+    dbt_dir = _project_dir(project_dir, env, table, root, cwd)
+    profiles = _profiles_dir(profiles_dir, env, table, root, cwd, dbt_dir)
 
     url = env.get("WAREHOUSE_URL", "")
     default_target = "prod" if url.startswith("redshift") else "dev"
-    target = env.get("DBT_TARGET") or table.get("dbt_target") or default_target
+    target = env.get("DBT_TARGET") or (table or {}).get("dbt_target") or default_target
     return Settings(
         root=root,
         modules=modules,
-        dbt_project_dir=project_dir,
-        dbt_profiles_dir=profiles_dir,
+        dbt_project_dir=dbt_dir,
+        dbt_profiles_dir=profiles,
         dbt_target=target,
     )

@@ -18,6 +18,7 @@ __all__ = [
     "WarehouseError",
     "DbtError",
     "ConfigError",
+    "ProjectNotFoundError",
 ]
 
 
@@ -27,6 +28,18 @@ class AssetGraphError(Exception):
 
 class ConfigError(AssetGraphError):
     pass
+
+
+class ProjectNotFoundError(ConfigError):
+    """Neither a dbt project nor asset modules were found: an empty graph would hide that."""
+
+    def __init__(self, start: str) -> None:
+        self.start = start
+        super().__init__(
+            f"no project found: no dbt_project.yml in {start} or its parents (or --project-dir, "
+            "DBT_PROJECT_DIR), and no asset modules ([tool.assetgraph] modules in a pyproject.toml, "
+            "or ASSETGRAPH_MODULES)"
+        )
 
 
 class InvalidAssetKey(AssetGraphError):

@@ -3,13 +3,15 @@ manifest. Pure assembly, no execution."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from assetgraph.config import Settings, load_settings
 from assetgraph.dbt.manifest import DbtAssets, assets_from_manifest, load_manifest
 from assetgraph.dbt.project import ensure_manifest
 from assetgraph.definitions import Definitions, load_definitions
-from assetgraph.errors import DuplicateAssetError
+from assetgraph.errors import DuplicateAssetError, ProjectNotFoundError
 from assetgraph.graph import AssetGraph
 from assetgraph.specs import AssetKind
 
@@ -27,6 +29,12 @@ class Project:
 
 def load_project(settings: Settings | None = None, *, parse_dbt: bool = True) -> Project:
     settings = settings or load_settings()
+    if not settings.modules and settings.dbt_project_dir is None:
+        raise ProjectNotFoundError(str(Path.cwd()))
+    if settings.modules and str(settings.root) not in sys.path:
+        # a team's asset modules live in its repo, next to pyproject.toml (as Dagster's
+        # working directory): importable without installing the repo as a package
+        sys.path.append(str(settings.root))
     defs = load_definitions(settings.modules)
     python_specs = {a.key: a.spec for a in defs.assets}
 

@@ -3,7 +3,8 @@
 Key rules (identical on every target, because they use the node's place in the project and
 never its database or schema):
 - model    -> `<first folder under models/>/<name>` (`marts/van_source_code_assignments`);
-              a model at the top of models/ -> `models/<name>`
+              a model at the top of models/ -> `<name>` (Dagster's rule; group `default`).
+              Before 0.2 such a model was keyed `models/<name>`: see the README's migration.
 - seed     -> `seeds/<name>`;  snapshot -> `snapshots/<name>`
 - source   -> `<source_name>/<table>` (`raw/signups`), so it lands on the Python asset
               with that key when one exists; otherwise it is an external `source` asset
@@ -67,8 +68,9 @@ def node_key(node: Mapping[str, Any]) -> AssetKey:
         return AssetKey((node["source_name"], node["name"]))
     if rtype == "model":
         fqn = node.get("fqn") or []
-        folder = fqn[1] if len(fqn) > 2 else "models"
-        return AssetKey((folder, node["name"]))
+        if len(fqn) <= 2:  # [project, name]: a model at the top of models/
+            return AssetKey((node["name"],))
+        return AssetKey((fqn[1], node["name"]))
     return AssetKey((rtype + "s", node["name"]))
 
 
@@ -120,7 +122,7 @@ def assets_from_manifest(manifest: Mapping[str, Any]) -> DbtAssets:
                 key,
                 deps=deps,
                 kind=AssetKind.DBT,
-                group=config.get("group") or key.parts[0],
+                group=config.get("group") or (key.parts[0] if len(key.parts) > 1 else "default"),
                 tags=node.get("tags") or (),
                 owners=_owners(node),
                 description=node.get("description") or "",

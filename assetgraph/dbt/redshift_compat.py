@@ -27,22 +27,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
+from assetgraph.config import load_settings
 from assetgraph.dbt.project import dbt_env, dbt_executable
-from assetgraph.errors import DbtError
+from assetgraph.errors import ConfigError, DbtError
 
 __all__ = [
     "Finding",
@@ -470,16 +470,6 @@ def check_project(
 # CLI
 
 
-def _default_dir(env_name: str, candidates: Iterable[str]) -> Path:
-    value = os.environ.get(env_name)
-    if value:
-        return Path(value)
-    for candidate in candidates:
-        if Path(candidate).is_dir():
-            return Path(candidate)
-    return Path(".")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m assetgraph.dbt.redshift_compat",
@@ -487,25 +477,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "constructs Redshift cannot run (exit 1), or confirm there are none (exit 0).",
     )
     parser.add_argument("--project-dir", type=Path, default=None,
-                        help="dbt project (default: $DBT_PROJECT_DIR, else ./dbt_project, else .)")
+                        help="dbt project (default: found as `assetgraph` finds it: $DBT_PROJECT_DIR, "
+                        "[tool.assetgraph], the nearest dbt_project.yml upwards)")
     parser.add_argument("--profiles-dir", type=Path, default=None,
-                        help="dir of profiles.yml (default: $DBT_PROFILES_DIR, else ./profiles, "
-                        "else the project dir)")
+                        help="dir of profiles.yml (default: $DBT_PROFILES_DIR, [tool.assetgraph], "
+                        "the project dir, ~/.dbt)")
     parser.add_argument("--target", default="prod", help="the Redshift target (default: prod)")
     parser.add_argument("--no-incremental-branch", action="store_true",
                         help="check only the first-run SQL of incremental models (one compile)")
     parser.add_argument("--no-sqlfluff", action="store_true", help="denylist only (faster)")
     args = parser.parse_args(argv)
 
-    project_dir = args.project_dir or _default_dir("DBT_PROJECT_DIR", ["dbt_project", "."])
-    profiles_dir = args.profiles_dir or _default_dir("DBT_PROFILES_DIR", ["profiles"])
-    if args.profiles_dir is None and not (profiles_dir / "profiles.yml").is_file():
-        profiles_dir = project_dir
     try:
-        report = check_project(project_dir, profiles_dir, args.target,
+        settings = load_settings(project_dir=args.project_dir, profiles_dir=args.profiles_dir)
+        if settings.dbt_project_dir is None:
+            raise ConfigError(f"no dbt_project.yml in {Path.cwd()} or its parents (--project-dir, DBT_PROJECT_DIR)")
+        report = check_project(settings.dbt_project_dir, settings.dbt_profiles_dir, args.target,
                                incremental_branch=not args.no_incremental_branch,
                                sqlfluff=not args.no_sqlfluff)
-    except DbtError as exc:
+    except (DbtError, ConfigError) as exc:
         print(f"redshift_compat: {exc}", file=sys.stderr)
         return 2
     print(report.format())

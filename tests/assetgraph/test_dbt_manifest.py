@@ -96,3 +96,19 @@ def test_bad_manifest_is_a_clear_error(tmp_path):
     bad.write_text(json.dumps({"hello": 1}))
     with pytest.raises(ManifestError, match="no 'nodes'"):
         load_manifest(bad)
+
+
+def _model(name, fqn, meta=None):
+    return {"resource_type": "model", "name": name, "fqn": fqn, "config": {"meta": meta or {}},
+            "depends_on": {"nodes": []}}
+
+
+def test_root_level_model_is_keyed_by_its_name():
+    manifest = {"nodes": {
+        "model.shop.customers": _model("customers", ["shop", "customers"]),
+        "model.shop.stg_orders": _model("stg_orders", ["shop", "staging", "orders", "stg_orders"]),
+        "model.shop.legacy": _model("legacy", ["shop", "legacy"], {"assetgraph": {"key": "models/legacy"}}),
+    }}
+    specs = {str(s.key): s for s in assets_from_manifest(manifest).specs}
+    assert set(specs) == {"customers", "staging/stg_orders", "models/legacy"}  # meta.assetgraph.key still wins
+    assert specs["customers"].group == "default" and specs["staging/stg_orders"].group == "staging"
