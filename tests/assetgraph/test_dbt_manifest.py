@@ -112,3 +112,34 @@ def test_root_level_model_is_keyed_by_its_name():
     specs = {str(s.key): s for s in assets_from_manifest(manifest).specs}
     assert set(specs) == {"customers", "staging/stg_orders", "models/legacy"}  # meta.assetgraph.key still wins
     assert specs["customers"].group == "default" and specs["staging/stg_orders"].group == "staging"
+
+
+def _readme_migration_sql() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Asset keys of dbt models"):]
+    return section[section.index("```sql") + len("```sql"):section.index("```", section.index("```sql") + 6)]
+
+
+def test_readme_key_migration_renames_old_root_level_keys(warehouse):
+    """The README's SQL moves a root-level model's catalog history from `models/<name>` to
+    `<name>`, and leaves other keys alone."""
+    import datetime as dt
+
+    from assetgraph import catalog
+    from assetgraph.warehouse import connect
+
+    catalog.ensure_catalog(warehouse)
+    at = dt.datetime(2026, 11, 1)
+    for key in ("models/customers", "models/orders", "marts/orders"):
+        catalog.record_materialization(warehouse, run_id="r1", asset_key=key, partition_key=None,
+                                       status="success", started_at=at, finished_at=at)
+        catalog.record_check(warehouse, run_id="r1", asset_key=key, check_name="unique_id",
+                             partition_key=None, source="dbt", blocking=True, status="passed")
+    with connect(warehouse) as conn, conn.cursor() as cur:
+        for statement in _readme_migration_sql().split(";"):
+            if statement.strip():
+                cur.execute(statement)
+        conn.commit()
+        for table in ("materializations", "check_results"):
+            cur.execute(f"select asset_key from asset_catalog.{table} order by 1")
+            assert [r[0] for r in cur.fetchall()] == ["customers", "marts/orders", "orders"]

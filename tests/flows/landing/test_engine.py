@@ -33,7 +33,7 @@ from flows.signups.assets import signups_spec
 from tests.flows.signup_helpers import HEADER, row, rows, scalar, table_fingerprint, write_csv, write_text
 
 SPEC = signups_spec({})
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHILD = Path(__file__).with_name("landing_child.py")
 
 

@@ -18,7 +18,7 @@ from flows.signups.sample_data import SampleConfig, generate
 from flows.signups.assets import run_flow, signups, signups_spec
 from tests.flows.signup_helpers import row, rows, scalar, table_fingerprint, write_csv
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 CONTRACT = [
     ("submission_id", "text"), ("form_id", "text"), ("submitted_at", "timestamp with time zone"),
