@@ -18,23 +18,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _given: dict[str, Optional[Path]] = {"project_dir": None, "profiles_dir": None}
 
+
+def _option(name: str, flag: str, help: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+        default=typer.Option(None, flag, file_okay=False, help=help),
+    )
+
+
 _OPTIONS = (
-    inspect.Parameter(
-        "project_dir", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
-        default=typer.Option(
-            None, "--project-dir", file_okay=False,
-            help="dbt project directory (else DBT_PROJECT_DIR, [tool.assetgraph] dbt_project_dir, "
-            "or the nearest dbt_project.yml upwards from here).",
-        ),
-    ),
-    inspect.Parameter(
-        "profiles_dir", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
-        default=typer.Option(
-            None, "--profiles-dir", file_okay=False,
-            help="Directory of profiles.yml (else DBT_PROFILES_DIR, [tool.assetgraph] "
-            "dbt_profiles_dir, the dbt project directory, ~/.dbt).",
-        ),
-    ),
+    _option("project_dir", "--project-dir",
+            "dbt project directory (else DBT_PROJECT_DIR, dbt_project_dir under tool.assetgraph in "
+            "pyproject.toml, or the nearest dbt_project.yml upwards from here)."),
+    _option("profiles_dir", "--profiles-dir",
+            "Directory of profiles.yml (else DBT_PROFILES_DIR, dbt_profiles_dir under "
+            "tool.assetgraph, the dbt project directory, ~/.dbt)."),
 )
 
 

@@ -1,13 +1,12 @@
 """Project settings, found the way dbt finds a project, plus `[tool.assetgraph]` in pyproject.toml.
 
-| setting       | first found of                                                                      |
-|---------------|-------------------------------------------------------------------------------------|
-| asset modules | ASSETGRAPH_MODULES ("a.b,c.d"; empty: dbt only), `modules` in [tool.assetgraph]     |
-| dbt project   | --project-dir, DBT_PROJECT_DIR, `dbt_project_dir` in [tool.assetgraph] (default     |
-|               | `dbt_project/` when present), the working directory and its parents (dbt_project.yml)|
-| dbt profiles  | --profiles-dir, DBT_PROFILES_DIR, `dbt_profiles_dir` in [tool.assetgraph] (default  |
-|               | `profiles/` when present), the dbt project directory, ~/.dbt                        |
-| dbt target    | DBT_TARGET, `dbt_target`, then `prod` when WAREHOUSE_URL is redshift://, else `dev` |
+Each setting is the first found of:
+- asset modules: ASSETGRAPH_MODULES ("a.b,c.d"; empty: dbt only), `modules` in [tool.assetgraph];
+- dbt project: --project-dir, DBT_PROJECT_DIR, `dbt_project_dir` in [tool.assetgraph] (default
+  `dbt_project/` when present), the working directory and its parents (dbt_project.yml);
+- dbt profiles: --profiles-dir, DBT_PROFILES_DIR, `dbt_profiles_dir` in [tool.assetgraph]
+  (default `profiles/` when present), the dbt project directory, ~/.dbt;
+- dbt target: DBT_TARGET, `dbt_target`, then `prod` when WAREHOUSE_URL is redshift://, else `dev`.
 
 The pyproject.toml is the nearest one upwards from the working directory that has a
 [tool.assetgraph] table (or the one in ASSETGRAPH_HOME); its directory is the project root, and
@@ -77,38 +76,22 @@ def _named_dir(value: str | os.PathLike[str], base: Path, marker: str, what: str
     return path
 
 
-def _project_dir(
+def _configured_dir(
     option: str | os.PathLike[str] | None, env: Mapping[str, str], table: dict[str, Any] | None,
-    root: Path, cwd: Path,
+    root: Path, cwd: Path, *, flag: str, variable: str, key: str, default: str, marker: str,
 ) -> Path | None:
+    """The directory named by the option, else the variable, else `key` in [tool.assetgraph]
+    (else the folder `default` beside that pyproject.toml, when it holds `marker`)."""
     if option:
-        return _named_dir(option, cwd, "dbt_project.yml", "--project-dir")
-    if env.get("DBT_PROJECT_DIR"):
-        return _named_dir(env["DBT_PROJECT_DIR"], cwd, "dbt_project.yml", "DBT_PROJECT_DIR")
+        return _named_dir(option, cwd, marker, flag)
+    if env.get(variable):
+        return _named_dir(env[variable], cwd, marker, variable)
     if table is not None:
-        if table.get("dbt_project_dir"):
-            return _named_dir(table["dbt_project_dir"], root, "dbt_project.yml", "[tool.assetgraph] dbt_project_dir")
-        if (root / "dbt_project" / "dbt_project.yml").is_file():
-            return (root / "dbt_project").resolve()
-    return find_dbt_project(cwd)
-
-
-def _profiles_dir(
-    option: str | os.PathLike[str] | None, env: Mapping[str, str], table: dict[str, Any] | None,
-    root: Path, cwd: Path, project_dir: Path | None,
-) -> Path:
-    if option:
-        return _named_dir(option, cwd, "profiles.yml", "--profiles-dir")
-    if env.get("DBT_PROFILES_DIR"):
-        return _named_dir(env["DBT_PROFILES_DIR"], cwd, "profiles.yml", "DBT_PROFILES_DIR")
-    if table is not None:
-        if table.get("dbt_profiles_dir"):
-            return _named_dir(table["dbt_profiles_dir"], root, "profiles.yml", "[tool.assetgraph] dbt_profiles_dir")
-        if (root / "profiles" / "profiles.yml").is_file():
-            return (root / "profiles").resolve()
-    if project_dir is not None and (project_dir / "profiles.yml").is_file():
-        return project_dir
-    return Path.home() / ".dbt"
+        if table.get(key):
+            return _named_dir(table[key], root, marker, f"[tool.assetgraph] {key}")
+        if (root / default / marker).is_file():
+            return (root / default).resolve()
+    return None
 
 
 def load_settings(
@@ -130,8 +113,19 @@ def load_settings(
     else:
         modules = tuple((table or {}).get("modules", ()))
 
-    dbt_dir = _project_dir(project_dir, env, table, root, cwd)
-    profiles = _profiles_dir(profiles_dir, env, table, root, cwd, dbt_dir)
+    dbt_dir = _configured_dir(
+        project_dir, env, table, root, cwd,
+        flag="--project-dir", variable="DBT_PROJECT_DIR", key="dbt_project_dir",
+        default="dbt_project", marker="dbt_project.yml",
+    ) or find_dbt_project(cwd)
+    profiles = _configured_dir(
+        profiles_dir, env, table, root, cwd,
+        flag="--profiles-dir", variable="DBT_PROFILES_DIR", key="dbt_profiles_dir",
+        default="profiles", marker="profiles.yml",
+    )
+    if profiles is None:
+        has_own = dbt_dir is not None and (dbt_dir / "profiles.yml").is_file()
+        profiles = dbt_dir if has_own else Path.home() / ".dbt"
 
     url = env.get("WAREHOUSE_URL", "")
     default_target = "prod" if url.startswith("redshift") else "dev"

@@ -37,8 +37,8 @@ class ProjectNotFoundError(ConfigError):
         self.start = start
         super().__init__(
             f"no project found: no dbt_project.yml in {start} or its parents (or --project-dir, "
-            "DBT_PROJECT_DIR), and no asset modules ([tool.assetgraph] modules in a pyproject.toml, "
-            "or ASSETGRAPH_MODULES)"
+            "DBT_PROJECT_DIR), and no asset modules ([tool.assetgraph] modules in a "
+            "pyproject.toml, or ASSETGRAPH_MODULES)"
         )
 
 

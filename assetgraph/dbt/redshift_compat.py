@@ -477,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "constructs Redshift cannot run (exit 1), or confirm there are none (exit 0).",
     )
     parser.add_argument("--project-dir", type=Path, default=None,
-                        help="dbt project (default: found as `assetgraph` finds it: $DBT_PROJECT_DIR, "
+                        help="dbt project (default: as `assetgraph` finds it: $DBT_PROJECT_DIR, "
                         "[tool.assetgraph], the nearest dbt_project.yml upwards)")
     parser.add_argument("--profiles-dir", type=Path, default=None,
                         help="dir of profiles.yml (default: $DBT_PROFILES_DIR, [tool.assetgraph], "
@@ -491,7 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(project_dir=args.project_dir, profiles_dir=args.profiles_dir)
         if settings.dbt_project_dir is None:
-            raise ConfigError(f"no dbt_project.yml in {Path.cwd()} or its parents (--project-dir, DBT_PROJECT_DIR)")
+            raise ConfigError(
+                f"no dbt_project.yml in {Path.cwd()} or its parents (--project-dir, DBT_PROJECT_DIR)"
+            )
         report = check_project(settings.dbt_project_dir, settings.dbt_profiles_dir, args.target,
                                incremental_branch=not args.no_incremental_branch,
                                sqlfluff=not args.no_sqlfluff)

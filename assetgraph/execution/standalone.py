@@ -1,4 +1,4 @@
-"""Run one Python asset as a plain Prefect flow (`python flows/<name>.py`), outside the graph:
+"""Run one Python asset as a plain Prefect flow (`python -m flows.<source>.assets`), outside the graph:
 the same function, context and catalog-free result, for a quick manual load."""
 
 from __future__ import annotations
