@@ -10,7 +10,7 @@ from sync.simulator.server import Simulator
 
 __all__ = ["start_local_simulator"]
 
-SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "source_code_map.csv"
+SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "source_code_map.csv"
 
 
 def start_local_simulator(warehouse: object | None = None) -> Simulator:
