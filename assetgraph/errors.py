@@ -7,6 +7,7 @@ from typing import Sequence
 
 __all__ = [
     "AssetGraphError",
+    "ProjectNotFoundError",
     "InvalidAssetKey",
     "SelectionSyntaxError",
     "UnknownAssetError",
@@ -18,7 +19,6 @@ __all__ = [
     "WarehouseError",
     "DbtError",
     "ConfigError",
-    "ProjectNotFoundError",
 ]
 
 
