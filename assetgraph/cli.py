@@ -20,8 +20,8 @@ from assetgraph._env import apply_defaults, drain_prefect_services
 
 apply_defaults()
 
-from assetgraph._cli_project import project_options, project_settings  # noqa: E402
 from assetgraph.errors import AssetGraphError  # noqa: E402
+from assetgraph._cli_project import project_options, project_settings  # noqa: E402, I001
 
 app = typer.Typer(
     add_completion=False,
