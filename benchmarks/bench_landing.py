@@ -1,4 +1,4 @@
-"""Landing speed: `flows.landing.engine` vs `psql \\copy` vs pandas `to_sql`, on the same export.
+"""Landing speed: `flows.landing` vs `psql \\copy` vs pandas `to_sql`, on the same export.
 
     python -m benchmarks.bench_landing [--rows 1000000] [--repeat 2] [--pandas-rows 100000]
 

@@ -61,7 +61,7 @@ BIG_LATENCY = 0.001
 def _simulator(n: int, latency: float = LATENCY) -> Iterator[str]:
     """The simulator in its own process (its threads do not compete for our GIL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sync.simulator.server", "--people", str(n), "--codes", str(CODE),
+        [sys.executable, "-m", "sync.simulator", "--people", str(n), "--codes", str(CODE),
          "--api-key", KEY, "--latency", str(latency)],
         stdout=subprocess.PIPE, text=True,
     )

@@ -55,7 +55,7 @@ from flows.landing.timestamps import TimestampParser
 
 __all__ = ["LandingOptions", "FileLoad", "LandingResult", "land_new_files", "replace_partition"]
 
-log = logging.getLogger("flows.landing.engine")
+log = logging.getLogger("flows.landing")
 
 _STRATEGIES = ("direct", "staging")
 

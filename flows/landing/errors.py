@@ -3,7 +3,7 @@ their own messages, so callers can both print them and inspect them.
 
 Messages name files, line numbers, columns and counts, never a person's data (no emails, phones,
 names): a value is quoted only when it comes from a non-personal column and does not look like
-contact data (see `flows.landing.engine`).
+contact data (see `flows.landing`).
 """
 
 from __future__ import annotations

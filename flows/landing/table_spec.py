@@ -2,7 +2,7 @@
 personal data, and the load metadata columns every landed row carries.
 
 A `TableSpec` is the contract between a file export and the dbt models reading the table; the
-landing code (`flows.landing.engine`) derives the DDL, the header check and the row validation from it.
+landing code (`flows.landing`) derives the DDL, the header check and the row validation from it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Nightly (no partition) it lands every file in `SIGNUPS_DIR` not landed before; with a partition
 (`assetgraph materialize raw/signups --partition 2026-11-03`, or `--from/--to` for a backfill)
-it replaces that submission date's rows from the files, atomically. See `flows.landing.engine`.
+it replaces that submission date's rows from the files, atomically. See `flows.landing`.
 
 Contract for dbt (`source('raw', 'signups')`), kept exactly:
 

@@ -12,7 +12,7 @@ Implements what the sync uses, faithfully enough to test it:
   code was applied, as on a real network, so a client must check before it retries;
 - a request log, a log of applications, and a live in-flight counter with its maximum.
 
-`python -m sync.simulator.server --port 0 --people 1000` prints its base URL and serves until ^C.
+`python -m sync.simulator --port 0 --people 1000` prints its base URL and serves until ^C.
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ class Simulator:
 
 
 def main() -> None:  # pragma: no cover - manual use
-    parser = argparse.ArgumentParser(prog="python -m sync.simulator.server")
+    parser = argparse.ArgumentParser(prog="python -m sync.simulator")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--people", type=int, default=1000, help="VAN IDs 1..N exist")
     parser.add_argument("--codes", default="1001,1002,1003,1004,1005")

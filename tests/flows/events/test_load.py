@@ -217,7 +217,7 @@ def test_empty_answer_does_not_wipe_a_full_table(warehouse, simulator):
 
 
 def test_quarantine_table_created_by_the_csv_landing_is_reused(warehouse, simulator):
-    with connect(warehouse) as conn, conn.cursor() as cur:  # the shape flows.landing.engine creates
+    with connect(warehouse) as conn, conn.cursor() as cur:  # the shape flows.landing creates
         cur.execute("create schema raw")
         cur.execute("create table raw._quarantine (table_name text not null, source_file text not null, "
                     "source_line integer, reason text not null, load_id text not null, sha256 text, "
