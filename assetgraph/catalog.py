@@ -395,16 +395,29 @@ def read_run(wh: Warehouse, run_id: str) -> RunRecord | None:
 
 
 def latest_failed_run(wh: Warehouse) -> RunRecord | None:
-    """The newest materialize run that ended failed (`check` runs are not retried)."""
+    """The newest materialize run that ended failed (`check` runs are not retried), followed
+    along its retries to the last one: that one when it failed too, else None (all retried)."""
     with connect(wh) as conn, conn.cursor() as cur:
         if not catalog_exists(cur):
             return None
         cur.execute(
             f"select {_RUN_COLUMNS} from {SCHEMA}.runs where status = 'failed' and run_id not like 'check-%'"
-            " order by started_at desc nulls last limit 1"
+            " and retry_of is null order by started_at desc nulls last limit 1"
         )
         row = cur.fetchone()
-    return _run_record(row) if row else None
+        run = _run_record(row) if row else None
+        seen = set()
+        while run is not None and run.run_id not in seen:
+            seen.add(run.run_id)
+            cur.execute(
+                f"select {_RUN_COLUMNS} from {SCHEMA}.runs where retry_of = %s order by started_at desc nulls last limit 1",
+                (run.run_id,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                break
+            run = _run_record(row)
+    return run if run is not None and run.status != "success" else None
 
 
 def runs_retrying(wh: Warehouse, run_ids: Iterable[str]) -> dict[str, list[str]]:
