@@ -122,11 +122,14 @@ def list_(
 
 
 @app.command()
-def lineage(selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP)) -> None:
+def lineage(
+    selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
+    state: Optional[Path] = typer.Option(None, "--state", help=STATE_HELP),
+) -> None:
     """Draw the selected part of the graph as a tree from its roots."""
     try:
         project = _project()
-        keys = _selected(project, selection)
+        keys = _selected(project, selection, state)
     except AssetGraphError as exc:
         _fail(exc)
         return
@@ -361,6 +364,7 @@ def check(
 def status(
     selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
     as_json: bool = typer.Option(False, "--json"),
+    state: Optional[Path] = typer.Option(None, "--state", help=STATE_HELP),
 ) -> None:
     """Last materialization, freshness and failing checks of each asset, from the catalog."""
     from assetgraph.status import asset_status
@@ -368,7 +372,7 @@ def status(
 
     try:
         project = _project()
-        keys = _selected(project, selection)
+        keys = _selected(project, selection, state)
         views = asset_status(resolve_warehouse(), project.graph, keys)
     except AssetGraphError as exc:
         _fail(exc)
