@@ -36,7 +36,7 @@ __all__ = [
     "run_steps",
     "StepRow",
     "CheckRow",
-    "runs_retrying",
+    "retries_of",
 ]
 
 SCHEMA = "asset_catalog"
@@ -420,18 +420,15 @@ def latest_failed_run(wh: Warehouse) -> RunRecord | None:
     return run if run is not None and run.status != "success" else None
 
 
-def runs_retrying(wh: Warehouse, run_ids: Iterable[str]) -> dict[str, list[str]]:
-    """For each run id, the runs that retried it (oldest first)."""
+def retries_of(cur: Any, run_ids: Iterable[str]) -> dict[str, list[str]]:
+    """For each run id, the runs that retried it, oldest first (on an open cursor)."""
     ids = tuple(run_ids)
     if not ids:
         return {}
-    with connect(wh) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"select retry_of, run_id from {SCHEMA}.runs where retry_of in %s order by started_at", (ids,)
-        )
-        out: dict[str, list[str]] = {}
-        for parent, child in cur.fetchall():
-            out.setdefault(parent, []).append(child)
+    cur.execute(f"select retry_of, run_id from {SCHEMA}.runs where retry_of in %s order by started_at", (ids,))
+    out: dict[str, list[str]] = {}
+    for parent, child in cur.fetchall():
+        out.setdefault(parent, []).append(child)
     return out
 
 

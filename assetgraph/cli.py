@@ -297,15 +297,15 @@ def retry(
     if not plan.items:
         out.print(f"run {plan.run.run_id} left nothing to retry")
         return
+    if dry_run:  # the plan above is the answer; nothing runs, nothing is recorded
+        return
     try:
-        report = run_retry(project, plan, warehouse=wh, dry_run=dry_run, listener=None if dry_run else _live_line)
+        report = run_retry(project, plan, warehouse=wh, listener=_live_line)
     except AssetGraphError as exc:
         _fail(exc)
         return
     finally:
         drain_prefect_services()
-    if dry_run:
-        return
     _print_report(report)
     out.print(f"run {report.run_id} retried {plan.run.run_id}")
     if not report.succeeded:

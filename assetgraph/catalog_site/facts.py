@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from assetgraph.catalog import SCHEMA, catalog_exists, parse_metadata, utcnow
+from assetgraph.catalog import SCHEMA, catalog_exists, parse_metadata, retries_of, utcnow
 from assetgraph.graph import AssetGraph
 from assetgraph.specs import AssetKind, AssetSpec, CheckSpec
 from assetgraph.warehouse import Warehouse, connect
@@ -208,11 +208,7 @@ def _read_runs(cur: Any, history: int) -> list[RunFacts]:
     ids = tuple(r[0] for r in rows)
     if not ids:
         return []
-    children: dict[str, list[str]] = {}
-    if retry_col == "retry_of":
-        cur.execute(f"select retry_of, run_id from {SCHEMA}.runs where retry_of in %s order by started_at", (ids,))
-        for parent, child in cur.fetchall():
-            children.setdefault(parent, []).append(child)
+    children = retries_of(cur, ids) if retry_col == "retry_of" else {}
     cur.execute(
         f"""select run_id, asset_key, partition_key, status, message from {SCHEMA}.materializations
             where run_id in %s order by started_at nulls last, finished_at, asset_key""",

@@ -86,4 +86,5 @@ def test_catalog_migration_adds_the_run_columns_once(warehouse):
     assert run is not None and run.retry_of is None and run.metadata == {}
     catalog.record_run_start(warehouse, "new", "a", (), "retry", retry_of="old", metadata={"options": {"x": 1}})
     assert catalog.read_run(warehouse, "new").retry_of == "old"
-    assert catalog.runs_retrying(warehouse, ["old"]) == {"old": ["new"]}
+    with connect(warehouse) as conn, conn.cursor() as cur:
+        assert catalog.retries_of(cur, ["old"]) == {"old": ["new"]}
