@@ -90,40 +90,50 @@ class OwnerMethod(SelectorMethod):
         return {o for s in graph.specs.values() for o in s.owners}
 
 
-class StateMethod(SelectorMethod):
+class _ContextMethod(SelectorMethod):
+    """A method answered from the `SelectionContext`, over a fixed set of values."""
+
+    choices: ClassVar[tuple[str, ...]]
+    missing: ClassVar[str]  # what to say when the context lacks this method's part
+    may_be_empty = True
+
+    def select(self, graph, value, context):
+        if value not in self.choices:
+            raise SelectionContextError(f"{self.name}:{value}", f"expected one of {', '.join(self.choices)}")
+        found = self.lookup(context, value) if context is not None else None
+        if found is None:
+            raise SelectionContextError(f"{self.name}:{value}", self.missing)
+        return {k for k in found if k in graph}
+
+    def lookup(self, context: SelectionContext, value: str) -> set["AssetKey"] | None:
+        raise NotImplementedError
+
+    def values(self, graph):
+        return set(self.choices)
+
+
+class StateMethod(_ContextMethod):
     """`state:modified`, `state:new`, `state:modified.body|configs|relation|macros|checks|code_version`,
     against the state given with `--state DIR` (see assetgraph/state.py)."""
 
     name = "state"
-    may_be_empty = True
+    choices = STATE_VALUES
+    missing = "needs --state DIR (a dbt target folder with manifest.json)"
 
-    def select(self, graph, value, context):
-        if value not in STATE_VALUES:
-            raise SelectionContextError(f"state:{value}", f"expected one of {', '.join(STATE_VALUES)}")
-        if context is None or context.state is None:
-            raise SelectionContextError(f"state:{value}", "needs --state DIR (a dbt target folder with manifest.json)")
-        return {k for k in context.state.matching(value) if k in graph}
-
-    def values(self, graph):
-        return set(STATE_VALUES)
+    def lookup(self, context, value):
+        return context.state.matching(value) if context.state is not None else None
 
 
-class StatusMethod(SelectorMethod):
+class StatusMethod(_ContextMethod):
     """`status:failed` (last materialization failed, or a blocking check fails), `status:stale`
     (past its freshness policy), `status:never` (never materialized successfully); from the catalog."""
 
     name = "status"
-    may_be_empty = True
+    choices = STATUS_VALUES
+    missing = "needs the catalog (no selection context given)"
 
-    def select(self, graph, value, context):
-        if value not in STATUS_VALUES:
-            raise SelectionContextError(f"status:{value}", f"expected one of {', '.join(STATUS_VALUES)}")
-        if context is None or context.statuses is None:
-            raise SelectionContextError(f"status:{value}", "needs the catalog (no selection context given)")
-        return {k for k in context.statuses.get(value, frozenset()) if k in graph}
-
-    def values(self, graph):
-        return set(STATUS_VALUES)
+    def lookup(self, context, value):
+        return set(context.statuses.get(value, ())) if context.statuses is not None else None
 
 
 METHODS: dict[str, SelectorMethod] = {

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from assetgraph.cli import app
 from assetgraph.warehouse import connect
-from tests.assetgraph.cases.second_project import write_project
+from tests.assetgraph.cases.second_project import use_project, write_project
 
 runner = CliRunner()
 
@@ -16,13 +16,6 @@ runner = CliRunner()
 def invoke(*args):
     result = runner.invoke(app, list(args))
     return result.exit_code, result.output
-
-
-def use_project(monkeypatch, project, home):
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("DBT_PROFILES_DIR", str(project))
-    monkeypatch.setenv("ASSETGRAPH_MODULES", "")
-    monkeypatch.setenv("ASSETGRAPH_HOME", str(home))
 
 
 def test_defer_builds_against_the_states_upstream_relation(tmp_path, warehouse_env, monkeypatch, prefect_api):

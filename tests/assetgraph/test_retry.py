@@ -9,13 +9,10 @@ from typer.testing import CliRunner
 
 from assetgraph.catalog import parse_metadata
 from assetgraph.cli import app
-from assetgraph.config import Settings
 from assetgraph.execution import materialize
 from assetgraph.execution.retry import load_retry, retry
-from assetgraph.loader import load_project
 from assetgraph.warehouse import connect
 from tests.assetgraph.cases import toy_assets
-from tests.assetgraph.cases.second_project import write_project
 
 runner = CliRunner()
 
@@ -43,20 +40,13 @@ def dbt_nodes_run(wh, run_id):
 
 
 @pytest.fixture
-def shop(tmp_path, warehouse_env, monkeypatch):
-    project = write_project(tmp_path / "shop")
+def shop(shop_env, tmp_path):
+    """The second project with one more model below revenue_by_country."""
+    project = tmp_path / "shop"
     (project / "models" / "reporting" / "top_country.sql").write_text(
         "select country from {{ ref('revenue_by_country') }} order by revenue desc limit 1\n"
     )
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("DBT_PROFILES_DIR", str(project))
-    monkeypatch.setenv("ASSETGRAPH_MODULES", "")
-    monkeypatch.setenv("ASSETGRAPH_HOME", str(tmp_path))
-    with connect(warehouse_env) as conn, conn.cursor() as cur:
-        cur.execute("create schema shop_raw")
-        cur.execute("create table shop_raw.orders (id int, country text, amount numeric)")
-        cur.execute("insert into shop_raw.orders values (1, 'US', 10), (2, 'US', 5), (3, 'CA', 7)")
-    return project, warehouse_env
+    return project, shop_env
 
 
 def test_break_run_fix_retry_runs_only_the_failed_and_skipped_nodes(shop, prefect_api):
@@ -136,19 +126,8 @@ def test_unknown_run_id_is_one_clear_message(shop):
     assert "no run 'no-such-run' in the catalog" in output and "Traceback" not in output
 
 
-@pytest.fixture
-def toy(tmp_path):
-    settings = Settings(
-        root=tmp_path, modules=("tests.assetgraph.cases.toy_assets",), dbt_project_dir=None,
-        dbt_profiles_dir=tmp_path, dbt_target="dev",
-    )
-    toy_assets.CALLS.clear()
-    toy_assets.FLAKY["remaining_failures"] = 0
-    toy_assets.CHECK_SHOULD_FAIL["value"] = True
-    return load_project(settings)
-
-
-def test_retry_after_a_blocking_check_runs_the_check_and_below_nothing_above(toy, warehouse, prefect_api):
+def test_retry_after_a_blocking_check_runs_the_check_and_below_nothing_above(toy_project, warehouse, prefect_api):
+    toy = toy_project
     report = materialize(toy, "+sync/codes", warehouse=warehouse, partitions=["2026-11-02"],
                          allow_failed_checks=["marts/assignments:volume_warning"])
     assert not report.succeeded and "sync/codes" not in toy_assets.CALLS

@@ -13,10 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assetgraph.cli import app
-from assetgraph.config import Settings
-from assetgraph.loader import load_project
 from assetgraph.state import SavedState, diff_state, load_state, write_state_file
-from tests.assetgraph.cases.second_project import write_project
+from tests.assetgraph.cases.second_project import use_project, write_project
 
 runner = CliRunner()
 
@@ -52,10 +50,7 @@ def shop(tmp_path, monkeypatch):
               materialized: view
     """))
     (reporting / "refunds_report.sql").write_text("select count(*) as n from {{ ref('base_refunds') }}\n")
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("DBT_PROFILES_DIR", str(project))
-    monkeypatch.setenv("ASSETGRAPH_MODULES", "")
-    monkeypatch.setenv("ASSETGRAPH_HOME", str(tmp_path))
+    use_project(monkeypatch, project, tmp_path)
     return project
 
 
@@ -121,17 +116,15 @@ def test_bad_state_is_one_clear_message(shop, tmp_path):
     assert code == 2 and "--defer needs --state" in output
 
 
-def test_python_assets_are_modified_when_their_code_version_changes(tmp_path):
-    settings = Settings(root=tmp_path, modules=("tests.assetgraph.cases.toy_assets",), dbt_project_dir=None,
-                        dbt_profiles_dir=tmp_path, dbt_target="dev")
-    project = load_project(settings)
+def test_python_assets_are_modified_when_their_code_version_changes(toy_project):
+    project = toy_project
     written = load_state(write_state_file(project).parent)
     assert diff_state(project, written).changes == {}  # its own state: nothing modified
     versions = dict(written.code_versions)
     assert versions["raw/people"].startswith("src-")  # no explicit code_version: the source's hash
     versions["raw/people"] = "src-older"
     del versions["sync/codes"]
-    diff = diff_state(project, SavedState(path=tmp_path, manifest=None, code_versions=versions))
+    diff = diff_state(project, SavedState(path=written.path, manifest=None, code_versions=versions))
     assert {str(k): set(v) for k, v in diff.changes.items()} == {
         "raw/people": {"code_version"}, "sync/codes": {"new"},
     }
