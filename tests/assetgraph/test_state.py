@@ -54,12 +54,14 @@ def shop(tmp_path, monkeypatch):
     return project
 
 
-def test_state_modified_selects_changed_nodes_like_dbt(shop, tmp_path):
+def test_state_modified_selects_changed_nodes_like_dbt(shop, tmp_path, warehouse_env):
     listed()  # parses the project: this manifest is "prod"
     state = tmp_path / "prod-state"
     state.mkdir()
     shutil.copy(shop / "target" / "manifest.json", state / "manifest.json")
     assert listed("state:modified", "--state", str(state)) == set()
+    code, output = invoke("materialize", "state:modified+", "--state", str(state))
+    assert code == 0 and "nothing to materialize" in output  # nothing changed: nothing runs, no error
 
     reporting = shop / "models" / "reporting"
     orders = reporting / "orders_count.sql"

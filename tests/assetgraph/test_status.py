@@ -88,3 +88,19 @@ def test_catalog_migration_adds_the_run_columns_once(warehouse):
     assert catalog.read_run(warehouse, "new").retry_of == "old"
     with connect(warehouse) as conn, conn.cursor() as cur:
         assert catalog.retries_of(cur, ["old"]) == {"old": ["new"]}
+
+
+def test_list_status_never_and_failed_from_the_cli(shop_env):
+    import json
+
+    from typer.testing import CliRunner
+
+    from assetgraph.cli import app
+
+    result = CliRunner().invoke(app, ["list", "status:never", "--json"])  # nothing ran yet: no catalog at all
+    assert result.exit_code == 0, result.output
+    assert {r["key"] for r in json.loads(result.output)} == {
+        "base/base_orders", "seeds/countries", "reporting/revenue_by_country",  # not the source shop_raw/orders
+    }
+    result = CliRunner().invoke(app, ["list", "status:failed+", "--json"])
+    assert result.exit_code == 0 and json.loads(result.output) == []
