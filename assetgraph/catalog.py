@@ -447,6 +447,7 @@ class CheckRow:
     partition_key: str | None
     blocking: bool
     status: str
+    source: str = ""
 
 
 def run_steps(wh: Warehouse, run_id: str) -> tuple[list[StepRow], list[CheckRow]]:
@@ -459,7 +460,7 @@ def run_steps(wh: Warehouse, run_id: str) -> tuple[list[StepRow], list[CheckRow]
         )
         steps = [StepRow(*r) for r in cur.fetchall()]
         cur.execute(
-            f"select asset_key, check_name, partition_key, coalesce(blocking, false), status"
+            f"select asset_key, check_name, partition_key, coalesce(blocking, false), status, coalesce(source, '')"
             f" from {SCHEMA}.check_results where run_id = %s order by asset_key, check_name",
             (run_id,),
         )

@@ -106,9 +106,12 @@ def plan_retry(project: Project, run: RunRecord, steps: Sequence[StepRow], check
             elif changed:
                 items.append(RetryItem(sid, key, part, "code changed", code_changed=changed))
             elif failing:
-                if all(_reevaluable(project, CheckKey(key, n)) for n in failing):
+                # a dbt unit test that failed stopped the build itself; a check the asset's
+                # function returns is evaluated only by materializing: both rebuild the asset
+                unit = any(c.source == "dbt_unit_test" for c in bad_checks[(name, part)])
+                if not unit and all(_reevaluable(project, CheckKey(key, n)) for n in failing):
                     items.append(RetryItem(sid, key, part, "check failed", failing))
-                else:  # a check the asset's function returns: only materializing evaluates it
+                else:
                     items.append(RetryItem(sid, key, part, "check failed"))
 
     options = run.metadata.get("options") or {}

@@ -88,6 +88,13 @@ def test_failed_blocking_checks_are_rechecked_and_overrides_kept(toy):
     ]
 
 
+def test_a_failed_unit_test_rebuilds_its_model(toy):
+    rows = [StepRow("marts/assignments", None, "success", version(toy, "marts/assignments"))]
+    checks = [CheckRow("marts/assignments", "van_id_unique", None, True, "failed", "dbt_unit_test")]
+    plan = plan_retry(toy, run(), rows, checks)
+    assert [(s.id, s.recheck) for s in plan.plan.steps] == [("marts/assignments", ())]  # dbt skipped the build
+
+
 def test_nothing_to_retry_after_a_clean_run(toy):
     rows = [StepRow(k, None, "success", version(toy, k)) for k in ("marts/assignments", "sync/codes")]
     plan = plan_retry(toy, run(status="success"), rows, [])
