@@ -5,7 +5,9 @@ From the run's catalog rows (pure planning in `plan_retry`, I/O in `load_retry`)
   a dbt step that way is one node passed to dbt, so dbt builds exactly the failed and skipped
   nodes (in waves, as any run), never a node that succeeded;
 - a step that materialized but whose blocking check failed has only those checks evaluated
-  again (the data was fixed since): its downstream then runs, nothing above it does;
+  again (the data was fixed since): its downstream then runs, nothing above it does (a failed
+  dbt unit test, which stopped the build, or a check only the asset's function returns, runs
+  the asset again instead);
 - a step that succeeded, but whose code version (a dbt node's checksum, a Python asset's code
   version) differs from the one the run recorded, runs too, and is reported as changed;
 - the retry runs with the same partitions, `--full-refresh`, `--allow-failed-checks` and
