@@ -30,6 +30,13 @@ __all__ = [
     "utcnow",
     "catalog_exists",
     "parse_metadata",
+    "RunRecord",
+    "read_run",
+    "latest_failed_run",
+    "run_steps",
+    "StepRow",
+    "CheckRow",
+    "retries_of",
 ]
 
 SCHEMA = "asset_catalog"
@@ -44,7 +51,9 @@ _DDL = [
         started_at timestamp,
         finished_at timestamp,
         trigger varchar(64),
-        message varchar(4096)
+        message varchar(4096),
+        retry_of varchar(64),
+        metadata varchar(65535)
     )""",
     f"""create table if not exists {SCHEMA}.materializations (
         run_id varchar(64) not null,
@@ -106,27 +115,92 @@ def _clip(text: str | None, n: int = 4000) -> str | None:
     return None if text is None else text[:n]
 
 
+# Columns added after the first release: (table, column, type). `ensure_catalog` adds the ones
+# an existing catalog lacks (Redshift has no `add column if not exists`, so it asks first).
+_ADDED_COLUMNS = (
+    ("runs", "retry_of", "varchar(64)"),
+    ("runs", "metadata", "varchar(65535)"),
+)
+
+
 def ensure_catalog(wh: Warehouse) -> None:
     with connect(wh) as conn, conn.cursor() as cur:
         for stmt in _DDL:
             cur.execute(stmt)
+    _migrate(wh)
 
 
-def record_run_start(wh: Warehouse, run_id: str, selection: str, partitions: Sequence[str], trigger: str) -> None:
+def _migrate(wh: Warehouse) -> None:
     with connect(wh) as conn, conn.cursor() as cur:
         cur.execute(
-            f"insert into {SCHEMA}.runs (run_id, selection, partitions, status, started_at, trigger)"
-            " values (%s, %s, %s, 'running', %s, %s)",
-            (run_id, _clip(selection), _clip(",".join(partitions)), utcnow(), trigger),
+            "select table_name, column_name from information_schema.columns where table_schema = %s",
+            (SCHEMA,),
+        )
+        have = set(cur.fetchall())
+    for table, column, kind in _ADDED_COLUMNS:
+        if (table, column) in have:
+            continue
+        try:
+            with connect(wh) as conn, conn.cursor() as cur:
+                cur.execute(f"alter table {SCHEMA}.{table} add column {column} {kind}")
+        except Exception as exc:  # another process added it between our look and our alter
+            if "already exists" not in str(exc):
+                raise
+
+
+def record_run_start(
+    wh: Warehouse,
+    run_id: str,
+    selection: str,
+    partitions: Sequence[str],
+    trigger: str,
+    *,
+    retry_of: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """`metadata`: the run's options (full_refresh, allow_failed_checks, defer state, the planned
+    assets), so `assetgraph retry` can run it again the same way."""
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"insert into {SCHEMA}.runs (run_id, selection, partitions, status, started_at, trigger,"
+            " retry_of, metadata) values (%s, %s, %s, 'running', %s, %s, %s, %s)",
+            (run_id, _clip(selection), _clip(",".join(partitions)), utcnow(), trigger, retry_of,
+             _fitting_json(metadata)),
         )
 
 
-def record_run_end(wh: Warehouse, run_id: str, status: str, message: str = "") -> None:
+def record_run_end(
+    wh: Warehouse, run_id: str, status: str, message: str = "", metadata: Mapping[str, Any] | None = None
+) -> None:
+    """`metadata`, when given, replaces the run's metadata (start metadata plus what dbt ran)."""
     with connect(wh) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"update {SCHEMA}.runs set status = %s, finished_at = %s, message = %s where run_id = %s",
-            (status, utcnow(), _clip(message), run_id),
-        )
+        if metadata is None:
+            cur.execute(
+                f"update {SCHEMA}.runs set status = %s, finished_at = %s, message = %s where run_id = %s",
+                (status, utcnow(), _clip(message), run_id),
+            )
+        else:
+            cur.execute(
+                f"update {SCHEMA}.runs set status = %s, finished_at = %s, message = %s, metadata = %s"
+                " where run_id = %s",
+                (status, utcnow(), _clip(message), _fitting_json(metadata), run_id),
+            )
+
+
+def _fitting_json(value: Mapping[str, Any] | None) -> str:
+    """JSON that fits the column: optional bulky entries (`_BULKY`) are dropped, never cut."""
+    data = dict(value or {})
+    text = json.dumps(data, default=str, sort_keys=True)
+    for name in _BULKY:
+        if len(text.encode()) <= 65000:
+            break
+        if data.pop(name, None) is not None:
+            data[name + "_omitted"] = True
+            text = json.dumps(data, default=str, sort_keys=True)
+    return text if len(text.encode()) <= 65000 else json.dumps({"omitted": True})
+
+
+_BULKY = ("dbt_invocations", "steps")
 
 
 def record_materialization(
@@ -284,3 +358,111 @@ def failing_blocking_checks(wh: Warehouse, asset_keys: Iterable[str]) -> dict[st
         for asset_key, check_name in cur.fetchall():
             out.setdefault(asset_key, []).append(check_name)
     return out
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    selection: str
+    partitions: tuple[str, ...]
+    status: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    trigger: str
+    message: str
+    retry_of: str | None
+    metadata: Mapping[str, Any]
+
+
+_RUN_COLUMNS = "run_id, selection, partitions, status, started_at, finished_at, trigger, message, retry_of, metadata"
+
+
+def _run_record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0], selection=row[1] or "", partitions=tuple(p for p in (row[2] or "").split(",") if p),
+        status=row[3] or "", started_at=row[4], finished_at=row[5], trigger=row[6] or "", message=row[7] or "",
+        retry_of=row[8], metadata=parse_metadata(row[9]),
+    )
+
+
+def read_run(wh: Warehouse, run_id: str) -> RunRecord | None:
+    with connect(wh) as conn, conn.cursor() as cur:
+        if not catalog_exists(cur):
+            return None
+        cur.execute(f"select {_RUN_COLUMNS} from {SCHEMA}.runs where run_id = %s", (run_id,))
+        row = cur.fetchone()
+    return _run_record(row) if row else None
+
+
+def latest_failed_run(wh: Warehouse) -> RunRecord | None:
+    """The newest materialize run that ended failed (`check` runs are not retried), followed
+    along its retries to the last one: that one when it failed too, else None (all retried)."""
+    with connect(wh) as conn, conn.cursor() as cur:
+        if not catalog_exists(cur):
+            return None
+        cur.execute(
+            f"select {_RUN_COLUMNS} from {SCHEMA}.runs where status = 'failed' and run_id not like 'check-%'"
+            " and retry_of is null order by started_at desc nulls last limit 1"
+        )
+        row = cur.fetchone()
+        run = _run_record(row) if row else None
+        seen = set()
+        while run is not None and run.run_id not in seen:
+            seen.add(run.run_id)
+            cur.execute(
+                f"select {_RUN_COLUMNS} from {SCHEMA}.runs where retry_of = %s order by started_at desc nulls last limit 1",
+                (run.run_id,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                break
+            run = _run_record(row)
+    return run if run is not None and run.status != "success" else None
+
+
+def retries_of(cur: Any, run_ids: Iterable[str]) -> dict[str, list[str]]:
+    """For each run id, the runs that retried it, oldest first (on an open cursor)."""
+    ids = tuple(run_ids)
+    if not ids:
+        return {}
+    cur.execute(f"select retry_of, run_id from {SCHEMA}.runs where retry_of in %s order by started_at", (ids,))
+    out: dict[str, list[str]] = {}
+    for parent, child in cur.fetchall():
+        out.setdefault(parent, []).append(child)
+    return out
+
+
+@dataclass(frozen=True)
+class StepRow:
+    asset_key: str
+    partition_key: str | None
+    status: str
+    code_version: str | None
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    asset_key: str
+    check_name: str
+    partition_key: str | None
+    blocking: bool
+    status: str
+    source: str = ""
+
+
+def run_steps(wh: Warehouse, run_id: str) -> tuple[list[StepRow], list[CheckRow]]:
+    """The materialization and check rows one run wrote."""
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select asset_key, partition_key, status, code_version from {SCHEMA}.materializations"
+            " where run_id = %s order by started_at nulls last, asset_key",
+            (run_id,),
+        )
+        steps = [StepRow(*r) for r in cur.fetchall()]
+        cur.execute(
+            f"select asset_key, check_name, partition_key, coalesce(blocking, false), status, coalesce(source, '')"
+            f" from {SCHEMA}.check_results where run_id = %s order by asset_key, check_name",
+            (run_id,),
+        )
+        checks = [CheckRow(*r) for r in cur.fetchall()]
+    return steps, checks

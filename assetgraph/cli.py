@@ -34,8 +34,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SELECTION_HELP = (
     "Asset selection: key, +key (upstream), key+ (downstream), N+key, key+N, tag:X, group:X, "
-    "kind:X, owner:X, globs raw/*; spaces mean union; 'and', 'not', parentheses."
+    "kind:X, owner:X, globs raw/*, state:modified|new (with --state DIR), status:failed|stale|never; "
+    "spaces mean union; 'and', 'not', parentheses."
 )
+STATE_HELP = "An earlier run's dbt target folder (manifest.json), e.g. prod's: for state:modified / state:new."
 
 
 def _project():  # type: ignore[no-untyped-def]
@@ -44,12 +46,20 @@ def _project():  # type: ignore[no-untyped-def]
     return load_project(project_settings())
 
 
-def _selected(project, selection: Optional[str]):  # type: ignore[no-untyped-def]
+def _selected(project, selection: Optional[str], state: Optional[Path] = None):  # type: ignore[no-untyped-def]
     from assetgraph.selection import select
 
+    context = _selection_context(project, selection, state)
     if not selection:
         return list(project.graph.keys)
-    return select(selection, project.graph)
+    return select(selection, project.graph, context)
+
+
+def _selection_context(project, selection: Optional[str], state: Optional[Path]):  # type: ignore[no-untyped-def]
+    """What `state:`/`status:` terms need: the diff against --state, the catalog's statuses."""
+    from assetgraph.state import selection_context
+
+    return selection_context(project, selection, state)
 
 
 def _fail(exc: Exception) -> None:
@@ -64,11 +74,12 @@ def _fail(exc: Exception) -> None:
 def list_(
     selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    state: Optional[Path] = typer.Option(None, "--state", help=STATE_HELP),
 ) -> None:
     """List assets in graph order with kind, group, deps and checks."""
     try:
         project = _project()
-        keys = _selected(project, selection)
+        keys = _selected(project, selection, state)
     except AssetGraphError as exc:
         _fail(exc)
         return
@@ -116,11 +127,14 @@ def list_(
 
 @app.command()
 @project_options
-def lineage(selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP)) -> None:
+def lineage(
+    selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
+    state: Optional[Path] = typer.Option(None, "--state", help=STATE_HELP),
+) -> None:
     """Draw the selected part of the graph as a tree from its roots."""
     try:
         project = _project()
-        keys = _selected(project, selection)
+        keys = _selected(project, selection, state)
     except AssetGraphError as exc:
         _fail(exc)
         return
@@ -214,33 +228,117 @@ def materialize(
     full_refresh: bool = typer.Option(
         False, "--full-refresh", help="Rebuild the selected incremental dbt models (and reload seeds) from scratch."
     ),
+    state: Optional[Path] = typer.Option(None, "--state", help=STATE_HELP),
+    defer: bool = typer.Option(
+        False, "--defer", help="dbt refs to unselected models resolve to the --state run's relations (dbt --defer)."
+    ),
 ) -> None:
     """Materialize a selection as one Prefect flow run."""
     from assetgraph.execution import materialize as run
 
-    def live(o) -> None:  # type: ignore[no-untyped-def]
-        mark = {"success": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]↷[/]"}.get(o.status.value, "·")
-        if o.blocked_by:
-            mark = "[red]![/]"
-        rows = "" if o.row_count is None else f"{o.row_count:,} rows"
-        part = f"[{o.partition}]" if o.partition else ""
-        err.print(f"{mark} {o.key}{part} {o.status.value} {rows} {o.seconds:.1f}s".rstrip(), markup=True)
-
     try:
         parts = _partitions(partition, start, end)
         project = _project()
+        context, defer_state = _state_options(project, selection, state, defer)
         report = run(
             project, selection, partitions=parts, dry_run=dry_run,
-            allow_failed_checks=allow_failed_checks, listener=live, full_refresh=full_refresh,
+            allow_failed_checks=allow_failed_checks, listener=_live_line, full_refresh=full_refresh,
+            context=context, defer_state=defer_state,
         )
     except AssetGraphError as exc:
         _fail(exc)
         return
     finally:
         drain_prefect_services()
+    if not report.outcomes and not dry_run:
+        out.print(f"nothing to materialize: {selection!r} selects no asset")
+        return
     _print_report(report)
     if not report.succeeded and not dry_run:
         raise typer.Exit(1)
+
+
+def _state_options(project, selection: str, state: Optional[Path], defer: bool):  # type: ignore[no-untyped-def]
+    """The selection context and dbt's defer state of `materialize --state DIR [--defer]`."""
+    if defer and state is None:
+        raise AssetGraphError("--defer needs --state DIR (the run whose relations unselected refs resolve to)")
+    context = _selection_context(project, selection, state)
+    if not defer:
+        return context, None
+    assert state is not None
+    folder = state.parent if state.is_file() else state
+    if not (folder / "manifest.json").is_file():
+        raise AssetGraphError(f"--defer --state {state}: no manifest.json there for dbt to defer to")
+    return context, folder.resolve()
+
+
+def _live_line(o) -> None:  # type: ignore[no-untyped-def]
+    mark = {"success": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]↷[/]"}.get(o.status.value, "·")
+    if o.blocked_by:
+        mark = "[red]![/]"
+    rows = "" if o.row_count is None else f"{o.row_count:,} rows"
+    part = f"[{o.partition}]" if o.partition else ""
+    what = " checks" if o.metadata.get("rechecked") else ""
+    err.print(f"{mark} {o.key}{part}{what} {o.status.value} {rows} {o.seconds:.1f}s".rstrip(), markup=True)
+
+
+@app.command()
+@project_options
+def retry(
+    run_id: Optional[str] = typer.Argument(None, help="The run to retry (default: the latest failed run)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run; change nothing."),
+) -> None:
+    """Run again only what a run did not finish: its failed and skipped steps (for dbt, only
+    those nodes), the blocking checks that failed, and steps whose code changed since."""
+    from assetgraph.execution.retry import load_retry, retry as run_retry
+    from assetgraph.warehouse import resolve_warehouse
+
+    try:
+        project = _project()
+        wh = resolve_warehouse()
+        plan = load_retry(project, wh, run_id)
+    except AssetGraphError as exc:
+        _fail(exc)
+        return
+    _print_retry_plan(plan)
+    if not plan.items:
+        out.print(f"run {plan.run.run_id} left nothing to retry")
+        return
+    if dry_run:  # the plan above is the answer; nothing runs, nothing is recorded
+        return
+    try:
+        report = run_retry(project, plan, warehouse=wh, listener=_live_line)
+    except AssetGraphError as exc:
+        _fail(exc)
+        return
+    finally:
+        drain_prefect_services()
+    _print_report(report)
+    out.print(f"run {report.run_id} retried {plan.run.run_id}")
+    if not report.succeeded:
+        raise typer.Exit(1)
+
+
+def _print_retry_plan(plan) -> None:  # type: ignore[no-untyped-def]
+    run = plan.run
+    out.print(f"run {run.run_id} ({run.status}, selection {run.selection!r}"
+              f"{', partitions ' + ','.join(run.partitions) if run.partitions else ''})")
+    opts = [name for name, on in (("--full-refresh", plan.full_refresh), ("--defer", plan.defer_state)) if on]
+    opts += [f"--allow-failed-checks {c}" for c in plan.allow_failed_checks]
+    if opts:
+        out.print("same options: " + " ".join(opts))
+    if plan.items:
+        table = Table(title=f"retry: {len(plan.items)} steps", title_justify="left")
+        for col in ("step", "why", "runs"):
+            table.add_column(col)
+        for i in plan.items:
+            runs = "checks " + ", ".join(i.recheck) if i.recheck else "materialize"
+            table.add_row(i.step_id, i.reason, runs)
+        out.print(table)
+    for i in plan.changed:
+        out.print(f"[yellow]![/] code changed since run {run.run_id}: {i.step_id} ({i.code_changed})")
+    for key in plan.dropped:
+        out.print(f"[yellow]![/] {key} is no longer in the graph; left out")
 
 
 @app.command()
@@ -275,6 +373,7 @@ def check(
 def status(
     selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
     as_json: bool = typer.Option(False, "--json"),
+    state: Optional[Path] = typer.Option(None, "--state", help=STATE_HELP),
 ) -> None:
     """Last materialization, freshness and failing checks of each asset, from the catalog."""
     from assetgraph.status import asset_status
@@ -282,7 +381,7 @@ def status(
 
     try:
         project = _project()
-        keys = _selected(project, selection)
+        keys = _selected(project, selection, state)
         views = asset_status(resolve_warehouse(), project.graph, keys)
     except AssetGraphError as exc:
         _fail(exc)

@@ -3,7 +3,9 @@ collects them from modules. No global registry: whatever a module exposes is wha
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
 import logging
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -110,12 +112,22 @@ def asset(
             freshness=freshness,
             partitions=partitions,
             retries=retries,
-            code_version=code_version,
+            code_version=code_version or _source_version(fn),
             metadata={"supports_dry_run": True} if supports_dry_run else None,
         )
         return AssetDefinition(spec=spec, fn=fn, origin=f"{fn.__module__}.{fn.__qualname__}")
 
     return wrap
+
+
+def _source_version(fn: Callable[..., Any]) -> str | None:
+    """Without an explicit `code_version`: a hash of the function's source, so a changed
+    function is `state:modified` and a retry notices it. None when the source is unavailable."""
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+    return "src-" + hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 def asset_check(

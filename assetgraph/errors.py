@@ -19,6 +19,9 @@ __all__ = [
     "WarehouseError",
     "DbtError",
     "ConfigError",
+    "SelectionContextError",
+    "StateError",
+    "RetryError",
 ]
 
 
@@ -106,3 +109,25 @@ class DbtError(AssetGraphError):
         self.command = command
         self.reason = reason
         super().__init__(f"dbt {command} failed: {reason}")
+
+
+class SelectionContextError(AssetGraphError):
+    """A `state:`/`status:` term that cannot be answered (bad value, or no state given)."""
+
+    def __init__(self, term: str, reason: str) -> None:
+        self.term = term
+        self.reason = reason
+        super().__init__(f"selection {term!r}: {reason}")
+
+
+class StateError(AssetGraphError):
+    """`--state DIR` is missing or holds no readable dbt manifest."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"--state {path}: {reason}")
+
+
+class RetryError(AssetGraphError):
+    """`assetgraph retry` cannot find or plan the run it was asked to retry."""

@@ -11,7 +11,7 @@ from assetgraph.graph import AssetGraph
 from assetgraph.keys import AssetKey
 from assetgraph.warehouse import Warehouse
 
-__all__ = ["AssetStatusView", "asset_status"]
+__all__ = ["AssetStatusView", "asset_status", "status_sets"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,27 @@ def asset_status(
             )
         )
     return out
+
+
+def status_sets(wh: Warehouse, graph: AssetGraph, now: dt.datetime | None = None) -> dict[str, frozenset[AssetKey]]:
+    """The assets behind `status:failed|stale|never`, from the catalog.
+
+    failed: the last materialization failed, or a blocking check fails in its latest evaluation;
+    stale: past its freshness policy; never: never materialized successfully (sources aside)."""
+    from assetgraph.keys import CheckKey
+
+    keys = [k for k in graph.keys if graph.materializable(k)]
+    views = {v.key: v for v in asset_status(wh, graph, keys, now)}
+    failed, stale, never = set(), set(), set()
+    for k in keys:
+        v = views[str(k)]
+        blocking = any(
+            (c := graph.checks.get(CheckKey(k, name))) is not None and c.blocking for name in v.failed_checks
+        )
+        if v.last_status == "failed" or blocking:
+            failed.add(k)
+        if v.stale:
+            stale.add(k)
+        if v.last_success_at is None:
+            never.add(k)
+    return {"failed": frozenset(failed), "stale": frozenset(stale), "never": frozenset(never)}

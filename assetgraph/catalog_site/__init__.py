@@ -20,7 +20,7 @@ from typing import Mapping
 
 from assetgraph.catalog_site.facts import AssetFacts, SiteFacts, display_status, gather
 from assetgraph.catalog_site.layout import layout
-from assetgraph.catalog_site.render import page_name, render_asset, render_index
+from assetgraph.catalog_site.render import page_name, render_asset, render_index, render_run, run_page_name
 from assetgraph.graph import AssetGraph
 from assetgraph.warehouse import Warehouse
 
@@ -30,6 +30,7 @@ __all__ = [
     "gather",
     "layout",
     "page_name",
+    "run_page_name",
     "display_status",
     "SiteFacts",
     "AssetFacts",
@@ -47,6 +48,11 @@ def _facts_json(facts: SiteFacts) -> dict:
              "started_at": when(facts.runs[0].started_at), "finished_at": when(facts.runs[0].finished_at)}
             if facts.runs else None
         ),
+        "runs": [
+            {"run_id": r.run_id, "status": r.status, "selection": r.selection, "started_at": when(r.started_at),
+             "retry_of": r.retry_of, "retried_by": list(r.retried_by), "page": f"runs/{run_page_name(r.run_id)}"}
+            for r in facts.runs
+        ],
         "assets": [
             {
                 "key": a.key,
@@ -89,13 +95,23 @@ def write_site(facts: SiteFacts, out_dir: Path, links: Mapping[str, Path | str] 
     for name in ("site.css", "site.js"):
         with resources.as_file(static / name) as src:
             shutil.copyfile(src, out_dir / name)
+    run_ids = [r.run_id for r in facts.runs]
     wanted = set()
     for a in facts.assets:
         name = page_name(a.key)
         wanted.add(name)
-        (pages / name).write_text(render_asset(a, rel), encoding="utf-8")
+        (pages / name).write_text(render_asset(a, rel, run_ids), encoding="utf-8")
     for stale_page in pages.glob("*.html"):  # assets removed from the graph since the last render
         if stale_page.name not in wanted:
+            stale_page.unlink()
+    run_pages = out_dir / "runs"
+    run_pages.mkdir(exist_ok=True)
+    wanted_runs = set()
+    for r in facts.runs:
+        wanted_runs.add(run_page_name(r.run_id))
+        (run_pages / run_page_name(r.run_id)).write_text(render_run(r, run_ids, rel), encoding="utf-8")
+    for stale_page in run_pages.glob("*.html"):  # runs no longer among the recent ones
+        if stale_page.name not in wanted_runs:
             stale_page.unlink()
     (out_dir / "catalog.json").write_text(json.dumps(_facts_json(facts), indent=1), encoding="utf-8")
     index = out_dir / "index.html"

@@ -1,7 +1,8 @@
 """What the catalog site shows, read once from the graph and the catalog tables.
 
-Three queries in all (recent materializations, recent check results, recent runs), however many
-assets there are, so a 500-model project costs the same round trips as a 5-model one. Nothing here
+A fixed number of queries (recent materializations, recent check results, recent runs and the
+steps and retries of those runs), however many assets there are, so a 500-model project costs
+the same round trips as a 5-model one. Nothing here
 renders HTML; `render.py` turns these values into pages.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from assetgraph.catalog import SCHEMA, catalog_exists, parse_metadata, utcnow
+from assetgraph.catalog import SCHEMA, catalog_exists, parse_metadata, retries_of, utcnow
 from assetgraph.graph import AssetGraph
 from assetgraph.specs import AssetKind, AssetSpec, CheckSpec
 from assetgraph.warehouse import Warehouse, connect
@@ -24,6 +25,7 @@ __all__ = [
     "CheckFacts",
     "AssetFacts",
     "RunFacts",
+    "RunStep",
     "SiteFacts",
     "display_status",
     "gather",
@@ -107,6 +109,14 @@ class AssetFacts:
 
 
 @dataclass(frozen=True)
+class RunStep:
+    asset_key: str
+    partition_key: str | None
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
 class RunFacts:
     run_id: str
     selection: str
@@ -115,6 +125,10 @@ class RunFacts:
     finished_at: dt.datetime | None
     trigger: str
     message: str
+    retry_of: str | None = None  # the run this one retried
+    retried_by: tuple[str, ...] = ()  # the runs that retried this one, oldest first
+    partitions: str = ""
+    steps: tuple[RunStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,13 +186,42 @@ def _read_catalog(wh: Warehouse, history: int) -> tuple[dict, dict, dict, list[R
         )
         for key, name, run_id, status, message, metadata, at in cur.fetchall():
             checks.setdefault((key, name), []).append(CheckRun(run_id, status, message or "", parse_metadata(metadata), at))
-        cur.execute(
-            f"""select run_id, selection, status, started_at, finished_at, trigger, message
-                from {SCHEMA}.runs order by started_at desc nulls last limit %s""",
-            (history,),
-        )
-        runs = [RunFacts(r[0], r[1] or "", r[2] or "", r[3], r[4], r[5] or "", r[6] or "") for r in cur.fetchall()]
+        runs = _read_runs(cur, history)
     return mats, checks, last_success, runs
+
+
+def _read_runs(cur: Any, history: int) -> list[RunFacts]:
+    """The recent runs with their steps and retry links (a catalog from before `retry_of`
+    existed reads as one without retries)."""
+    cur.execute(
+        "select count(*) from information_schema.columns where table_schema = %s and table_name = 'runs'"
+        " and column_name = 'retry_of'",
+        (SCHEMA,),
+    )
+    retry_col = "retry_of" if cur.fetchone()[0] else "cast(null as varchar(64))"
+    cur.execute(
+        f"""select run_id, selection, status, started_at, finished_at, trigger, message, {retry_col}, partitions
+            from {SCHEMA}.runs order by started_at desc nulls last limit %s""",
+        (history,),
+    )
+    rows = cur.fetchall()
+    ids = tuple(r[0] for r in rows)
+    if not ids:
+        return []
+    children = retries_of(cur, ids) if retry_col == "retry_of" else {}
+    cur.execute(
+        f"""select run_id, asset_key, partition_key, status, message from {SCHEMA}.materializations
+            where run_id in %s order by started_at nulls last, finished_at, asset_key""",
+        (ids,),
+    )
+    steps: dict[str, list[RunStep]] = {}
+    for run_id, key, part, status, message in cur.fetchall():
+        steps.setdefault(run_id, []).append(RunStep(key, part, status, message or ""))
+    return [
+        RunFacts(r[0], r[1] or "", r[2] or "", r[3], r[4], r[5] or "", r[6] or "", retry_of=r[7],
+                 retried_by=tuple(children.get(r[0], ())), partitions=r[8] or "", steps=tuple(steps.get(r[0], ())))
+        for r in rows
+    ]
 
 
 def _sql(spec: AssetSpec, dbt_project_dir: Path | None) -> tuple[str | None, bool]:

@@ -12,10 +12,10 @@ import re
 from html import escape
 from typing import Iterable, Mapping
 
-from assetgraph.catalog_site.facts import DISPLAY_STATUSES, AssetFacts, CheckFacts, SiteFacts
+from assetgraph.catalog_site.facts import DISPLAY_STATUSES, AssetFacts, CheckFacts, RunFacts, SiteFacts
 from assetgraph.catalog_site.layout import NODE_H, NODE_W, Layout, layout
 
-__all__ = ["page_name", "render_index", "render_asset"]
+__all__ = ["page_name", "run_page_name", "render_index", "render_asset", "render_run"]
 
 _LABEL_CHARS = 30
 
@@ -23,6 +23,17 @@ _LABEL_CHARS = 30
 def page_name(key: str) -> str:
     """The file name of an asset's page: `marts/x` -> `marts__x.html` (flat, URL-safe)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key.replace("/", "__")) + ".html"
+
+
+def run_page_name(run_id: str) -> str:
+    """The file name of a run's page under `runs/`."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) + ".html"
+
+
+def _run_link(run_id: str, known: Iterable[str], prefix: str) -> str:
+    """A run id linking to its page when the site has one (recent runs), else plain."""
+    text = f"<code>{escape(run_id[:12])}</code>"
+    return f"<a href='{prefix}{run_page_name(run_id)}' title='{escape(run_id)}'>{text}</a>" if run_id in known else text
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -124,8 +135,30 @@ def _last_run(facts: SiteFacts) -> str:
     took = _seconds((r.finished_at - r.started_at).total_seconds()) if r.finished_at and r.started_at else "-"
     msg = f" — {escape(r.message[:300])}" if r.message else ""
     return (
-        f"<p id='last-run'>Last run {_badge(r.status)} <code>{escape(r.selection)}</code> started"
+        f"<p id='last-run'>Last run {_run_link(r.run_id, {r.run_id}, 'runs/')} {_badge(r.status)}"
+        f" <code>{escape(r.selection)}</code> started"
         f" {_when(r.started_at)} UTC, {took} s, trigger {escape(r.trigger or '-')}{msg}</p>"
+    )
+
+
+def _runs_table(runs: Iterable[RunFacts], prefix: str) -> str:
+    runs = list(runs)
+    if not runs:
+        return "<p class='muted'>No run recorded in the catalog yet.</p>"
+    known = {r.run_id for r in runs}
+    rows = []
+    for r in runs:
+        retry = f"retry of {_run_link(r.retry_of, known, prefix)}" if r.retry_of else ""
+        by = ", ".join(_run_link(c, known, prefix) for c in r.retried_by)
+        rows.append(
+            f"<tr data-run='{escape(r.run_id)}'><td>{_run_link(r.run_id, known, prefix)}</td><td>{_badge(r.status)}</td>"
+            f"<td><code>{escape(r.selection[:200])}</code></td><td class='when'>{_when(r.started_at)}</td>"
+            f"<td>{escape(r.trigger or '-')}</td><td>{retry}{'<br>' if retry and by else ''}"
+            f"{'retried by ' + by if by else ''}</td></tr>"
+        )
+    return (
+        "<table id='runs'><thead><tr><th>run</th><th>status</th><th>selection</th><th>started (UTC)</th>"
+        f"<th>trigger</th><th>retries</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -178,7 +211,7 @@ def render_index(facts: SiteFacts, links: Mapping[str, str] | None = None) -> st
         "<span id='zoom-level'>100%</span><button type='button' data-zoom='in' title='zoom in'>+</button>"
         f"<button type='button' data-zoom='fit'>fit</button></span>{toggles}</div>"
         f"<div class='diagram'>{render_svg(facts, lay)}</div>"
-        f"<h2>Assets</h2>{sections}"
+        f"<h2>Assets</h2>{sections}<h2>Recent runs</h2>{_runs_table(facts.runs, 'runs/')}"
         f"<p class='muted'>Generated {_when(facts.generated_at)} UTC from the asset graph and the"
         " asset_catalog tables. Machine-readable: <a href='catalog.json'>catalog.json</a>.</p>"
         "</main><script src='site.js'></script>"
@@ -230,7 +263,7 @@ def _checks_table(checks: Iterable[CheckFacts]) -> str:
     )
 
 
-def _history_table(a: AssetFacts) -> str:
+def _history_table(a: AssetFacts, runs: Iterable[str] = ()) -> str:
     if not a.history:
         return "<p class='muted'>Never materialized.</p>"
     extra: list[str] = []
@@ -239,12 +272,13 @@ def _history_table(a: AssetFacts) -> str:
             if k not in extra:
                 extra.append(k)
     head = "".join(f"<th>{escape(k)}</th>" for k in extra)
+    known = set(runs)
     rows = []
     for m in a.history:
         meta = _scalars(m.metadata)
         cells = "".join(f"<td class='num'>{meta[k]:,}</td>" if k in meta else "<td>-</td>" for k in extra)
         rows.append(
-            f"<tr><td><code>{escape(m.run_id[:12])}</code></td><td>{escape(m.partition_key or '-')}</td>"
+            f"<tr><td>{_run_link(m.run_id, known, '../runs/')}</td><td>{escape(m.partition_key or '-')}</td>"
             f"<td>{_badge(m.status)}</td><td class='when'>{_when(m.started_at)}</td><td class='num'>{_seconds(m.seconds)}</td>"
             f"<td class='num'>{_num(m.row_count)}</td><td class='num'>{m.attempts or '-'}</td>{cells}"
             f"<td>{escape(m.message[:300])}</td></tr>"
@@ -256,7 +290,7 @@ def _history_table(a: AssetFacts) -> str:
     )
 
 
-def render_asset(a: AssetFacts, links: Mapping[str, str] | None = None) -> str:
+def render_asset(a: AssetFacts, links: Mapping[str, str] | None = None, runs: Iterable[str] = ()) -> str:
     spec = a.spec
     policy = f"within {spec.freshness.max_lag_hours:g} h" if spec.freshness else "none"
     fresh = "" if a.stale is None else (" — <b>stale</b>" if a.stale else " — fresh")
@@ -286,6 +320,47 @@ def render_asset(a: AssetFacts, links: Mapping[str, str] | None = None) -> str:
         f"<dl class='facts'>{dl}</dl>"
         f"<h2>Upstream</h2>{_asset_list(a.upstream)}<h2>Downstream</h2>{_asset_list(a.downstream)}"
         f"<h2>Checks</h2>{_checks_table(a.checks)}"
-        f"<h2>Recent materializations</h2>{_history_table(a)}{sql}</main>"
+        f"<h2>Recent materializations</h2>{_history_table(a, runs)}{sql}</main>"
     )
     return _page(a.key, body, prefix="../")
+
+
+# -- one page per recent run -------------------------------------------------------------------
+
+
+def render_run(run: RunFacts, known: Iterable[str], links: Mapping[str, str] | None = None) -> str:
+    """A run: its facts, the run it retried and the runs that retried it, and its steps."""
+    known = set(known)
+    took = (
+        _seconds((run.finished_at - run.started_at).total_seconds()) if run.finished_at and run.started_at else "-"
+    )
+    facts = {
+        "status": _badge(run.status),
+        "selection": f"<code>{escape(run.selection)}</code>",
+        "partitions": escape(run.partitions or "-"),
+        "started": f"{_when(run.started_at)} UTC, {took} s",
+        "trigger": escape(run.trigger or "-"),
+    }
+    if run.message:
+        facts["message"] = escape(run.message[:600])
+    chain = ""
+    if run.retry_of:
+        chain += f"<p id='retry-of'>Retry of {_run_link(run.retry_of, known, '')}</p>"
+    if run.retried_by:
+        chain += "<p id='retried-by'>Retried by " + ", ".join(_run_link(c, known, "") for c in run.retried_by) + "</p>"
+    rows = "".join(
+        f"<tr><td><a href='../assets/{page_name(st.asset_key)}'><code>{escape(st.asset_key)}</code></a></td>"
+        f"<td>{escape(st.partition_key or '-')}</td><td>{_badge(st.status)}</td><td>{escape(st.message[:300])}</td></tr>"
+        for st in run.steps
+    )
+    steps = (
+        "<table id='steps'><thead><tr><th>asset</th><th>partition</th><th>status</th><th>message</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>" if rows else "<p class='muted'>No materialization recorded in this run.</p>"
+    )
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts.items())
+    body = (
+        f"<header><p><a href='../index.html'>← Asset catalog</a></p><h1>Run <code>{escape(run.run_id)}</code></h1>"
+        f"{_links(links or {}, '../')}</header><main>{chain}<dl class='facts'>{dl}</dl>"
+        f"<h2>Steps</h2>{steps}</main>"
+    )
+    return _page(f"run {run.run_id}", body, prefix="../")

@@ -69,6 +69,8 @@ class DbtInvoker:
     target: str
     env: Mapping[str, str] = field(default_factory=dict)
     full_refresh: bool = False  # builds rebuild incremental models and reload seeds from scratch
+    defer_state: Path | None = None  # `--defer --state DIR`: unselected refs resolve to DIR's relations
+    history: list[DbtRunResult] = field(default_factory=list)  # every invocation's results, in order
     _runner: Any = None
     _invocations: int = 0
     _wave: "_Wave" = field(default_factory=lambda: _Wave())
@@ -94,15 +96,28 @@ class DbtInvoker:
     def invoke(self, command: str, select: Sequence[str], extra: Sequence[str] = ()) -> DbtRunResult:
         with _LOCK:
             runner = self._ensure_runner()
-            args = [command, "--quiet", "--select", *select, *self._common(), *extra]
+            args = [command, "--quiet", "--select", *select, *self._common(), *extra, *self._defer()]
             res = runner.invoke(args)
             self._invocations += 1
             number = self._invocations
         nodes = tuple(_node_result(r) for r in getattr(res.result, "results", None) or ())
         if res.exception is not None and not nodes:
             raise DbtError(command, _first_line(res.exception))
-        return DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception),
-                            invocation=number, selected=tuple(select), command=command)
+        result = DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception),
+                              invocation=number, selected=tuple(select), command=command)
+        self.history.append(result)
+        return result
+
+    def _defer(self) -> list[str]:
+        return ["--defer", "--state", str(self.defer_state)] if self.defer_state is not None else []
+
+    def summary(self) -> list[dict[str, Any]]:
+        """What dbt ran, invocation by invocation (its in-memory run results): for the catalog."""
+        return [
+            {"invocation": r.invocation, "command": r.command, "selected": list(r.selected),
+             "nodes": {n.unique_id: n.status for n in r.nodes}}
+            for r in self.history
+        ]
 
     def build_many(self, selectors: Sequence[str]) -> DbtRunResult:
         # "buildable": run the tests whose other parents are upstream of the node (e.g. a

@@ -14,7 +14,14 @@ from typing import Any, Callable
 from assetgraph import catalog
 from assetgraph.execution.outcomes import AssetStatus, StepOutcome
 from assetgraph.execution.plan import Plan, Step
-from assetgraph.execution.steps import RunContext, announce_wave, failed_step, materialize_step, skip_step
+from assetgraph.execution.steps import (
+    RunContext,
+    announce_wave,
+    failed_step,
+    materialize_step,
+    recheck_step,
+    skip_step,
+)
 from assetgraph.keys import AssetKey
 from assetgraph.specs import AssetKind
 
@@ -86,6 +93,16 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
 
     def make_task(step: Step) -> Any:
         spec = graph.spec(step.key)
+        if step.recheck:  # checks only: no materialization, so no asset event either
+
+            def recheck() -> StepOutcome:
+                return recheck_step(ctx, step)
+
+            recheck.__name__ = "recheck_" + "_".join(step.key.parts)
+            return task(
+                recheck, name=f"{step.key} (checks)", task_run_name=f"{step.id} (checks)",
+                cache_policy=NO_CACHE, persist_result=False,
+            )
 
         def run_step() -> StepOutcome:
             return materialize_step(ctx, step)
@@ -122,7 +139,10 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
 
     def orchestrate(selection: str, partitions: list[str]) -> tuple[list[StepOutcome], bool, str]:
         ctx.run_id = str(flow_run.id or ctx.run_id)
-        catalog.record_run_start(ctx.warehouse, ctx.run_id, selection, partitions, ctx.options.get("trigger", "cli"))
+        catalog.record_run_start(
+            ctx.warehouse, ctx.run_id, selection, partitions, ctx.options.get("trigger", "cli"),
+            retry_of=ctx.retry_of, metadata=ctx.run_metadata,
+        )
         # Upstream assets outside the selection: their last recorded blocking checks still gate.
         gate = {
             k: [c for c in names if f"{k}:{c}" not in ctx.allow_failed_checks]
@@ -161,7 +181,8 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
         blocked = [str(c.key) for o in outcomes for c in o.checks if c.blocks]
         if blocked:
             message += "; failed blocking checks: " + ", ".join(blocked)
-        catalog.record_run_end(ctx.warehouse, ctx.run_id, "success" if ok else "failed", message)
+        end_metadata = {**ctx.run_metadata, "dbt_invocations": ctx.dbt.summary()} if ctx.dbt is not None else None
+        catalog.record_run_end(ctx.warehouse, ctx.run_id, "success" if ok else "failed", message, end_metadata)
         create_markdown_artifact(
             key="assetgraph-run-summary", markdown=_summary_markdown(outcomes),
             description=f"assetgraph materialize {selection}",

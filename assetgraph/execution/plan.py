@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping, Sequence
 
 from assetgraph.errors import AssetGraphError
 from assetgraph.graph import AssetGraph
 from assetgraph.keys import AssetKey
 
-__all__ = ["Step", "Plan", "build_plan"]
+__all__ = ["Step", "Plan", "build_plan", "restrict_plan"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,9 @@ class Step:
     key: AssetKey
     partition: str | None
     upstream: tuple[str, ...]  # step ids that must finish first
+    # Non-empty: evaluate only these checks of the asset, do not materialize it (a retry of a
+    # run whose blocking check failed: the data was fixed, the check runs again).
+    recheck: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -102,3 +105,24 @@ def _nearest_selected_ancestors(
                 nxt |= graph.parents(p)
         frontier = nxt
     return sorted(found)
+
+
+def restrict_plan(plan: Plan, keep: Mapping[str, tuple[str, ...]]) -> Plan:
+    """The steps of `plan` whose ids are in `keep` (id -> checks to re-evaluate only, `()` to
+    materialize), each waiting for its nearest kept upstream steps (through dropped ones)."""
+    by_id = plan.by_id()
+    memo: dict[str, tuple[str, ...]] = {}
+
+    def kept_above(sid: str) -> tuple[str, ...]:
+        if sid not in memo:
+            found: list[str] = []
+            for up in by_id[sid].upstream:
+                found.extend([up] if up in keep else kept_above(up))
+            memo[sid] = tuple(dict.fromkeys(found))
+        return memo[sid]
+
+    steps = tuple(
+        replace(s, upstream=kept_above(s.id), recheck=tuple(keep[s.id])) for s in plan.steps if s.id in keep
+    )
+    parts = tuple(p for p in plan.partitions if any(s.partition == p for s in steps))
+    return Plan(steps=steps, partitions=parts, skipped_sources=plan.skipped_sources)

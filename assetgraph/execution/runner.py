@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from assetgraph import catalog
@@ -14,15 +15,43 @@ from assetgraph.execution.outcomes import AssetStatus, RunReport, StepOutcome
 from assetgraph.execution.plan import Plan, build_plan
 from assetgraph.execution.steps import RunContext
 from assetgraph.loader import Project
-from assetgraph.selection import select
+from assetgraph.selection import SelectionContext, select
 from assetgraph.specs import AssetKind
 from assetgraph.warehouse import Warehouse, resolve_warehouse
 
 __all__ = ["materialize", "plan_selection", "check"]
 
 
-def plan_selection(project: Project, selection: str, partitions: Sequence[str] = ()) -> Plan:
-    return build_plan(project.graph, select(selection, project.graph), partitions)
+def plan_selection(
+    project: Project, selection: str, partitions: Sequence[str] = (), context: SelectionContext | None = None
+) -> Plan:
+    return build_plan(project.graph, select(selection, project.graph, context), partitions)
+
+
+def _run_metadata(plan: Plan, full_refresh: bool, allow_failed_checks: Sequence[str], defer_state: Path | None) -> dict:
+    """What `assetgraph retry` needs to run this again the same way (the runs row's metadata)."""
+    return {
+        "options": {
+            "full_refresh": full_refresh,
+            "allow_failed_checks": sorted(allow_failed_checks),
+            "defer_state": str(defer_state) if defer_state is not None else None,
+        },
+        "steps": {
+            "keys": [str(k) for k in plan.keys],
+            "recheck": {s.id: list(s.recheck) for s in plan.steps if s.recheck},
+        },
+    }
+
+
+def _remember_code_versions(project: Project) -> None:
+    """Write the Python assets' code versions beside dbt's manifest, so this run's target folder
+    is a complete `--state` for later runs (best effort: a read-only checkout still runs)."""
+    from assetgraph.state import write_state_file
+
+    try:
+        write_state_file(project)
+    except OSError as exc:
+        logging.getLogger("assetgraph").warning("could not write the state file: %s", type(exc).__name__)
 
 
 def _dry_run(ctx: RunContext, plan: Plan) -> list[StepOutcome]:
@@ -32,6 +61,8 @@ def _dry_run(ctx: RunContext, plan: Plan) -> list[StepOutcome]:
         spec = ctx.project.graph.spec(step.key)
         meta: Mapping[str, Any] = {}
         message = "would run dbt build" if spec.kind is AssetKind.DBT else "would materialize"
+        if step.recheck:
+            message = "would evaluate checks " + ", ".join(step.recheck)
         if step.key in defs and spec.metadata.get("supports_dry_run"):
             actx = AssetContext(
                 key=step.key, run_id=ctx.run_id, warehouse=ctx.warehouse, partition=step.partition,
@@ -56,15 +87,21 @@ def materialize(
     max_workers: int = 4,
     full_refresh: bool = False,
     listener: Callable[[StepOutcome], None] | None = None,
+    context: SelectionContext | None = None,
+    defer_state: Path | None = None,
+    plan: Plan | None = None,
+    retry_of: str | None = None,
 ) -> RunReport:
+    """`context`: what `state:`/`status:` terms need; `defer_state`: dbt's `--defer --state`;
+    `plan` (with `retry_of`): run these steps instead of resolving `selection` (a retry)."""
     t0 = time.perf_counter()
-    plan = plan_selection(project, selection, partitions)
+    plan = plan if plan is not None else plan_selection(project, selection, partitions, context)
     wh = warehouse or resolve_warehouse()
     settings = project.settings
     dbt = None
     if project.dbt is not None and settings.dbt_project_dir is not None:
         dbt = DbtInvoker(settings.dbt_project_dir, settings.dbt_profiles_dir, settings.dbt_target, wh.dbt_env(),
-                         full_refresh=full_refresh)
+                         full_refresh=full_refresh, defer_state=defer_state)
     ctx = RunContext(
         project=project,
         warehouse=wh,
@@ -74,6 +111,8 @@ def materialize(
         dbt=dbt,
         options=dict(options or {}),
         listener=listener,
+        retry_of=retry_of,
+        run_metadata=_run_metadata(plan, full_refresh, allow_failed_checks, defer_state),
     )
     unknown = [c for c in allow_failed_checks if not any(str(k) == c for k in project.graph.checks)]
     if unknown:
@@ -82,7 +121,10 @@ def materialize(
         raise AssetGraphError(f"--allow-failed-checks names unknown check(s): {', '.join(unknown)}")
     if dry_run:
         outcomes = _dry_run(ctx, plan)
+    elif not plan.steps:
+        outcomes = []  # e.g. `state:modified+` with nothing modified: nothing to run, no run
     else:
+        _remember_code_versions(project)
         from assetgraph.execution._prefect import run_flow
 
         catalog.ensure_catalog(wh)

@@ -19,7 +19,10 @@ from assetgraph.loader import Project
 from assetgraph.specs import AssetKind, CheckResult, CheckStatus, MaterializeResult
 from assetgraph.warehouse import Warehouse
 
-__all__ = ["RunContext", "AssetFailed", "announce_wave", "materialize_step", "skip_step", "failed_step", "record", "evaluate_checks"]
+__all__ = [
+    "RunContext", "AssetFailed", "announce_wave", "materialize_step", "recheck_step", "skip_step", "failed_step",
+    "record", "evaluate_checks",
+]
 
 log = logging.getLogger("assetgraph")
 
@@ -44,6 +47,8 @@ class RunContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     listener: Callable[[StepOutcome], None] | None = None
+    retry_of: str | None = None  # the run this one retries (`assetgraph retry`)
+    run_metadata: dict[str, Any] = field(default_factory=dict)  # the runs row's metadata (options, steps)
 
 
 def _check_outcome(ctx: RunContext, key: CheckKey, result: CheckResult) -> CheckOutcome:
@@ -105,7 +110,7 @@ def _dbt_selector(ctx: RunContext, key: AssetKey) -> str:
 def announce_wave(ctx: RunContext, steps: list[Step]) -> None:
     """Tell the dbt invoker which dbt steps are about to start together, so one dbt
     invocation builds them all (see `_dbt`)."""
-    keys = [s.key for s in steps if ctx.project.graph.spec(s.key).kind is AssetKind.DBT]
+    keys = [s.key for s in steps if ctx.project.graph.spec(s.key).kind is AssetKind.DBT and not s.recheck]
     if ctx.dbt is not None and keys:
         ctx.dbt.expect([_dbt_selector(ctx, k) for k in keys])
 
@@ -132,10 +137,12 @@ def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list
     return MaterializeResult(row_count=node.rows_affected, metadata=meta), tests
 
 
-def _run_python_checks(ctx: RunContext, step: Step, actx: AssetContext) -> list[CheckOutcome]:
+def _run_python_checks(
+    ctx: RunContext, step: Step, actx: AssetContext, names: tuple[str, ...] | None = None
+) -> list[CheckOutcome]:
     out = []
     for check in ctx.project.definitions.checks:
-        if check.spec.asset != step.key:
+        if check.spec.asset != step.key or (names is not None and check.key.name not in names):
             continue
         try:
             result = check.fn(actx)
@@ -199,6 +206,33 @@ def materialize_step(ctx: RunContext, step: Step) -> StepOutcome:
     return outcome
 
 
+def recheck_step(ctx: RunContext, step: Step) -> StepOutcome:
+    """Evaluate only `step.recheck` (checks of an asset materialized by an earlier run) against
+    the data as it is now: dbt tests via `dbt test`, Python and GX checks by their functions.
+    Writes check rows only: the asset was not materialized again."""
+    t0 = time.perf_counter()
+    ctx.attempts[step.id] = ctx.attempts.get(step.id, 0) + 1
+    names = tuple(step.recheck)
+    actx = AssetContext(
+        key=step.key, run_id=ctx.run_id, warehouse=ctx.warehouse, partition=step.partition,
+        log=logging.getLogger(f"assetgraph.{step.key}"), options=ctx.options,
+    )
+    checks: list[CheckOutcome] = []
+    dbt = ctx.project.dbt
+    if dbt is not None and ctx.dbt is not None:
+        tests = [ck.name for ck in dbt.node_for_check if ck.asset == step.key and ck.name in names]
+        if tests:
+            checks += _dbt_test_outcomes(ctx, ctx.dbt.test(tests), step.key)
+    checks += _run_python_checks(ctx, step, actx, names)
+    outcome = StepOutcome(
+        key=step.key, partition=step.partition, status=AssetStatus.SUCCESS, seconds=time.perf_counter() - t0,
+        attempts=ctx.attempts[step.id], checks=tuple(checks), metadata={"rechecked": list(names)},
+    )
+    if not ctx.dry_run:
+        _record_checks(ctx, outcome)
+    return outcome
+
+
 def skip_step(ctx: RunContext, step: Step, reason: str) -> StepOutcome:
     outcome = StepOutcome(key=step.key, partition=step.partition, status=AssetStatus.SKIPPED, message=reason)
     record(ctx, outcome, None)
@@ -238,6 +272,10 @@ def record(ctx: RunContext, outcome: StepOutcome, started) -> None:  # type: ign
         message=outcome.message,
         metadata=outcome.metadata,
     )
+    _record_checks(ctx, outcome)
+
+
+def _record_checks(ctx: RunContext, outcome: StepOutcome) -> None:
     for c in outcome.checks:
         catalog.record_check(
             ctx.warehouse,

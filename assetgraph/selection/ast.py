@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["Node", "Leaf", "Traverse", "Or", "And", "Not"]
+__all__ = ["Node", "Leaf", "Traverse", "Or", "And", "Not", "methods_used"]
 
 # Values that print without quotes; anything else is printed as a double-quoted string.
 _BARE = re.compile(r"^[A-Za-z0-9_.\-/*?\[\]=]+$")
@@ -82,3 +82,12 @@ class Not:
 
 
 Node = Union[Leaf, Traverse, Or, And, Not]
+
+
+def methods_used(node: Node) -> set[str]:
+    """The `method:` names a selection uses (so a caller loads only the context it needs)."""
+    if isinstance(node, Leaf):
+        return {node.method}
+    if isinstance(node, (Traverse, Not)):
+        return methods_used(node.child)
+    return set().union(*(methods_used(i) for i in node.items))

@@ -8,6 +8,9 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, ClassVar
 
+from assetgraph.errors import SelectionContextError
+from assetgraph.selection.context import STATE_VALUES, STATUS_VALUES, SelectionContext
+
 if TYPE_CHECKING:
     from assetgraph.graph import AssetGraph
     from assetgraph.keys import AssetKey
@@ -17,6 +20,13 @@ __all__ = ["SelectorMethod", "METHODS", "candidates"]
 
 class SelectorMethod:
     name: ClassVar[str]
+    # True for methods whose answer may rightly be empty (`state:modified` with no change);
+    # their values are a fixed set, checked instead.
+    may_be_empty: ClassVar[bool] = False
+
+    def select(self, graph: "AssetGraph", value: str, context: SelectionContext | None) -> set["AssetKey"]:
+        """What `resolve` calls; methods that need the context override this."""
+        return self.search(graph, value)
 
     def search(self, graph: "AssetGraph", value: str) -> set["AssetKey"]:
         raise NotImplementedError
@@ -80,8 +90,55 @@ class OwnerMethod(SelectorMethod):
         return {o for s in graph.specs.values() for o in s.owners}
 
 
+class _ContextMethod(SelectorMethod):
+    """A method answered from the `SelectionContext`, over a fixed set of values."""
+
+    choices: ClassVar[tuple[str, ...]]
+    missing: ClassVar[str]  # what to say when the context lacks this method's part
+    may_be_empty = True
+
+    def select(self, graph, value, context):
+        if value not in self.choices:
+            raise SelectionContextError(f"{self.name}:{value}", f"expected one of {', '.join(self.choices)}")
+        found = self.lookup(context, value) if context is not None else None
+        if found is None:
+            raise SelectionContextError(f"{self.name}:{value}", self.missing)
+        return {k for k in found if k in graph}
+
+    def lookup(self, context: SelectionContext, value: str) -> set["AssetKey"] | None:
+        raise NotImplementedError
+
+    def values(self, graph):
+        return set(self.choices)
+
+
+class StateMethod(_ContextMethod):
+    """`state:modified`, `state:new`, `state:modified.body|configs|relation|macros|checks|code_version`,
+    against the state given with `--state DIR` (see assetgraph/state.py)."""
+
+    name = "state"
+    choices = STATE_VALUES
+    missing = "needs --state DIR (a dbt target folder with manifest.json)"
+
+    def lookup(self, context, value):
+        return context.state.matching(value) if context.state is not None else None
+
+
+class StatusMethod(_ContextMethod):
+    """`status:failed` (last materialization failed, or a blocking check fails), `status:stale`
+    (past its freshness policy), `status:never` (never materialized successfully); from the catalog."""
+
+    name = "status"
+    choices = STATUS_VALUES
+    missing = "needs the catalog (no selection context given)"
+
+    def lookup(self, context, value):
+        return set(context.statuses.get(value, ())) if context.statuses is not None else None
+
+
 METHODS: dict[str, SelectorMethod] = {
-    m.name: m() for m in (KeyMethod, TagMethod, GroupMethod, KindMethod, OwnerMethod)
+    m.name: m()
+    for m in (KeyMethod, TagMethod, GroupMethod, KindMethod, OwnerMethod, StateMethod, StatusMethod)
 }
 
 

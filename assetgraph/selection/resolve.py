@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from assetgraph.errors import AssetGraphError, UnknownAssetError
 from assetgraph.selection.ast import And, Leaf, Node, Not, Or, Traverse
+from assetgraph.selection.context import SelectionContext
 from assetgraph.selection.methods import METHODS
 
 if TYPE_CHECKING:
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["resolve"]
 
 
-def resolve(node: Node, graph: "AssetGraph") -> set["AssetKey"]:
+def resolve(node: Node, graph: "AssetGraph", context: SelectionContext | None = None) -> set["AssetKey"]:
+    """`context` carries what `state:`/`status:` leaves need (see selection/context.py)."""
     if isinstance(node, Leaf):
-        found = METHODS[node.method].search(graph, node.value)
-        if not found:
+        method = METHODS[node.method]
+        found = method.select(graph, node.value, context)
+        if not found and not method.may_be_empty:
             options = sorted(METHODS[node.method].values(graph))
             close = difflib.get_close_matches(node.value, options, n=3, cutoff=0.5)
             if not close and node.method == "key":
@@ -32,7 +35,7 @@ def resolve(node: Node, graph: "AssetGraph") -> set["AssetKey"]:
             raise UnknownAssetError(str(node), close)
         return found
     if isinstance(node, Traverse):
-        base = resolve(node.child, graph)
+        base = resolve(node.child, graph, context)
         out = set(base)
         if node.up != 0:
             out |= graph.upstream(base, node.up)
@@ -42,13 +45,13 @@ def resolve(node: Node, graph: "AssetGraph") -> set["AssetKey"]:
     if isinstance(node, Or):
         out = set()
         for item in node.items:
-            out |= resolve(item, graph)
+            out |= resolve(item, graph, context)
         return out
     if isinstance(node, And):
-        result = resolve(node.items[0], graph)
+        result = resolve(node.items[0], graph, context)
         for item in node.items[1:]:
-            result &= resolve(item, graph)
+            result &= resolve(item, graph, context)
         return result
     if isinstance(node, Not):
-        return set(graph.keys) - resolve(node.child, graph)
+        return set(graph.keys) - resolve(node.child, graph, context)
     raise AssetGraphError(f"unknown selection node {node!r}")  # pragma: no cover

@@ -11,22 +11,6 @@ from typer.testing import CliRunner
 
 from assetgraph.cli import app
 from assetgraph.warehouse import connect
-from tests.assetgraph.cases.second_project import write_project
-
-
-@pytest.fixture
-def shop_env(tmp_path, warehouse_env, monkeypatch):
-    project = write_project(tmp_path / "shop")
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("DBT_PROFILES_DIR", str(project))
-    monkeypatch.setenv("ASSETGRAPH_MODULES", "")
-    monkeypatch.setenv("ASSETGRAPH_HOME", str(tmp_path))
-    with connect(warehouse_env) as conn, conn.cursor() as cur:
-        cur.execute("create schema shop_raw")
-        cur.execute("create table shop_raw.orders (id int, country text, amount numeric)")
-        cur.execute("insert into shop_raw.orders values (1, 'US', 10), (2, 'US', 5), (3, 'CA', 7)")
-    return warehouse_env
-
 
 runner = CliRunner()
 

@@ -2,23 +2,14 @@
 
 import pytest
 
-from assetgraph.config import Settings
 from assetgraph.execution import AssetStatus, materialize
-from assetgraph.loader import load_project
 from assetgraph.warehouse import connect
 from tests.assetgraph.cases import toy_assets
 
 
 @pytest.fixture
-def project(tmp_path):
-    settings = Settings(
-        root=tmp_path, modules=("tests.assetgraph.cases.toy_assets",), dbt_project_dir=None,
-        dbt_profiles_dir=tmp_path, dbt_target="dev",
-    )
-    toy_assets.CALLS.clear()
-    toy_assets.FLAKY["remaining_failures"] = 0
-    toy_assets.CHECK_SHOULD_FAIL["value"] = True
-    return load_project(settings)
+def project(toy_project):
+    return toy_project
 
 
 def rows(wh, sql, *args):

@@ -83,3 +83,11 @@ def write_project(root: Path, schema: str = "shop") -> Path:
                         severity: warn
     """))
     return root
+
+
+def use_project(monkeypatch, project: Path, home: Path) -> None:
+    """Point the asset layer at `project` (dbt only, no Python asset modules), home `home`."""
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(project))
+    monkeypatch.setenv("ASSETGRAPH_MODULES", "")
+    monkeypatch.setenv("ASSETGRAPH_HOME", str(home))

@@ -122,3 +122,30 @@ def test_site_without_a_catalog_yet(warehouse, tmp_path):
     assert html.count("data-status='never'") == 3
     mart = (tmp_path / "site" / "assets" / page_name("marts/assignments")).read_text()
     assert "Never materialized." in mart
+
+
+def test_run_pages_link_the_retry_chain(warehouse, tmp_path):
+    catalog.ensure_catalog(warehouse)
+    catalog.record_run_start(warehouse, "run-a", "+sync/codes", [], "cli")
+    _record(warehouse, "run-a", "raw/people", "success", 3)
+    _record(warehouse, "run-a", "marts/assignments", "failed", 3, message="dbt error: boom")
+    _record(warehouse, "run-a", "sync/codes", "skipped", 3)
+    catalog.record_run_end(warehouse, "run-a", "failed", "not ok: marts/assignments")
+    for child in ("run-b", "run-c"):
+        catalog.record_run_start(warehouse, child, "+sync/codes", [], "retry", retry_of="run-a")
+    _record(warehouse, "run-c", "marts/assignments", "success", 1)
+    out = tmp_path / "site"
+    write_catalog_site(_graph(tmp_path), warehouse, out, now=NOW)
+
+    page_a = (out / "runs" / "run-a.html").read_text()
+    assert "Retried by <a href='run-b.html'" in page_a and "<a href='run-c.html'" in page_a
+    assert "retry-of" not in page_a
+    assert "../assets/marts__assignments.html" in page_a and "dbt error: boom" in page_a
+    page_c = (out / "runs" / "run-c.html").read_text()
+    assert "Retry of <a href='run-a.html'" in page_c and "retried-by" not in page_c
+    index = (out / "index.html").read_text()
+    assert "<table id='runs'>" in index and "href='runs/run-a.html'" in index
+    mart = (out / "assets" / "marts__assignments.html").read_text()
+    assert "href='../runs/run-c.html'" in mart  # the asset's history links its runs
+    runs = {r["run_id"]: r for r in json.loads((out / "catalog.json").read_text())["runs"]}
+    assert runs["run-a"]["retried_by"] == ["run-b", "run-c"] and runs["run-b"]["retry_of"] == "run-a"

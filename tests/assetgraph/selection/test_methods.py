@@ -114,3 +114,48 @@ def test_unknown_tag_is_an_error_not_an_empty_selection(graph):
 def test_empty_glob_is_an_error(graph):
     with pytest.raises(UnknownAssetError):
         resolve(parse("nothing/*"), graph)
+
+
+def _ctx(changes=None, statuses=None):
+    from assetgraph.selection import SelectionContext, StateDiff
+
+    state = None
+    if changes is not None:
+        state = StateDiff({AssetKey.from_user_string(k): frozenset(v) for k, v in changes.items()})
+    sets = None
+    if statuses is not None:
+        sets = {name: frozenset(AssetKey.from_user_string(k) for k in ks) for name, ks in statuses.items()}
+    return SelectionContext(state=state, statuses=sets)
+
+
+def test_state(graph):
+    """state:modified|new|modified.<kind> read the context and combine like any method."""
+    ctx = _ctx({"staging/stg_signups": {"body"}, "seeds/code_map": {"new"}, "sync/codes": {"code_version"}})
+
+    def pick(text):
+        return {str(k) for k in resolve(parse(text), graph, ctx)}
+
+    assert pick("state:modified") == {"staging/stg_signups", "seeds/code_map", "sync/codes"}
+    assert pick("state:new") == {"seeds/code_map"}
+    assert pick("state:modified.body+") == {
+        "staging/stg_signups", "intermediate/int_first_touch", "marts/assignments", "sync/codes",
+    }
+    assert pick("state:modified and kind:dbt") == {"staging/stg_signups", "seeds/code_map"}
+    assert pick("1+state:modified.code_version") == {"sync/codes", "marts/assignments"}
+    # nothing modified is an empty selection, not an error
+    assert resolve(parse("state:modified.macros"), graph, ctx) == set()
+
+
+def test_status(graph):
+    """status:failed|stale|never read the context; bad values and a missing context are errors."""
+    from assetgraph.errors import SelectionContextError
+
+    ctx = _ctx(statuses={"failed": ["marts/assignments"], "stale": [], "never": ["seeds/code_map"]})
+    assert {str(k) for k in resolve(parse("status:failed+"), graph, ctx)} == {"marts/assignments", "sync/codes"}
+    assert resolve(parse("status:stale"), graph, ctx) == set()
+    with pytest.raises(SelectionContextError, match="expected one of failed, stale, never"):
+        resolve(parse("status:broken"), graph, ctx)
+    with pytest.raises(SelectionContextError, match="needs --state DIR"):
+        resolve(parse("state:modified"), graph, ctx)  # no state given
+    with pytest.raises(SelectionContextError, match="needs the catalog"):
+        resolve(parse("status:failed"), graph)

@@ -32,6 +32,10 @@ CASES = {
     "not a and b": And((Not(Leaf("key", "a")), Leaf("key", "b"))),
     "+tag:nightly": Traverse(Leaf("tag", "nightly"), None, 0),
     '"and"': Leaf("key", "and"),
+    "state:modified+": Traverse(Leaf("state", "modified"), 0, None),
+    "state:modified.body": Leaf("state", "modified.body"),
+    "1+state:new and not status:failed": And((Traverse(Leaf("state", "new"), 1, 0), Not(Leaf("status", "failed")))),
+    "status:stale": Leaf("status", "stale"),
 }
 
 
