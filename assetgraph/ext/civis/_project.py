@@ -1,0 +1,451 @@
+"""Plan a whole export against a project: which files to write, and the migration report.
+
+Pure apart from reading the project (its dbt_project.yml, existing models and sources, its
+.sqlfluff): no file is written here (`importing.py` writes).
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+from sqlglot import exp
+
+from assetgraph.ext.civis._objects import CivisObject
+from assetgraph.ext.civis._python import AssetModule, container_asset, python_asset, stub_asset
+from assetgraph.ext.civis._render_sql import format_sql, render_model_sql
+from assetgraph.ext.civis._schedules import GeneratedSchedule, render_module, schedule_for
+from assetgraph.ext.civis._sql import ScriptPlan, TableName, TableWrite, plan_script
+from assetgraph.ext.civis._workflows import WorkflowPlan, read_workflow
+from assetgraph.ext.civis.errors import CivisCycleError, CivisTableConflictError
+
+__all__ = ["Migration", "ModelInfo", "plan_migration", "SOURCES_FILE", "REPORT_JSON", "REPORT_MD"]
+
+SOURCES_FILE = "civis__sources.yml"
+REPORT_JSON = "reports/civis-migration.json"
+REPORT_MD = "reports/civis-migration.md"
+SCHEDULES_FILE = "civis_schedules.py"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    key: str
+    model: str  # dbt model name
+    relation: str  # schema.table it writes in prod
+    civis_id: int
+    path: str  # relative to the project root
+
+
+@dataclass(frozen=True)
+class Migration:
+    files: dict[str, str]  # path relative to the project root -> content
+    report: dict[str, Any]
+    models: tuple[ModelInfo, ...] = ()
+    schedules: tuple[GeneratedSchedule, ...] = ()
+
+
+@dataclass
+class _Entry:
+    obj: CivisObject
+    became: str = ""
+    keys: list[str] = field(default_factory=list)
+    schedule: dict[str, Any] | None = None
+    attention: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.obj.type, "id": self.obj.id, "name": self.obj.name, "became": self.became,
+                "keys": list(dict.fromkeys(self.keys)), "schedule": self.schedule,
+                "needs_attention": list(dict.fromkeys(self.attention))}
+
+
+# ---- reading the project -------------------------------------------------------------------
+def _dbt_dirs(dbt_dir: Path) -> tuple[str, str]:
+    config = {}
+    if (dbt_dir / "dbt_project.yml").is_file():
+        config = yaml.safe_load((dbt_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    return (str((config.get("model-paths") or ["models"])[0]),
+            str((config.get("analysis-paths") or ["analyses"])[0]))
+
+
+def _existing(models_dir: Path) -> tuple[set[str], dict[TableName, tuple[str, str]]]:
+    """Model names, and (schema, table) -> (source name, table name) of existing sources;
+    our own generated files excluded."""
+    names: set[str] = set()
+    sources: dict[TableName, tuple[str, str]] = {}
+    if not models_dir.is_dir():
+        return names, sources
+    for path in models_dir.rglob("*.sql"):
+        names.add(path.stem)
+    for path in list(models_dir.rglob("*.yml")) + list(models_dir.rglob("*.yaml")):
+        if path.name == SOURCES_FILE:
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            continue
+        for src in doc.get("sources") or [] if isinstance(doc, dict) else []:
+            schema = str(src.get("schema") or src.get("name")).lower()
+            for table in src.get("tables") or []:
+                ident = str(table.get("identifier") or table.get("name")).lower()
+                sources[TableName(schema, ident)] = (src["name"], table["name"])
+    return names, sources
+
+
+# ---- the plan ------------------------------------------------------------------------------
+def _writers(plans: dict[int, ScriptPlan], imports: list[CivisObject]) -> dict[TableName, list[str]]:
+    out: dict[TableName, list[str]] = {}
+    for plan in plans.values():
+        for t in [w.table for w in plan.writes] + list(plan.landed):
+            if plan.obj.label not in out.get(t, []):
+                out.setdefault(t, []).append(plan.obj.label)
+    for obj in imports:
+        for t in _import_tables(obj):
+            out.setdefault(t, []).append(obj.label)
+    return out
+
+
+def _sync_table(sync: dict[str, Any]) -> TableName | None:
+    table = ((sync or {}).get("destination") or {}).get("databaseTable") or {}
+    if not table.get("table"):
+        return None
+    return TableName(str(table.get("schema") or "public").lower(), str(table["table"]).lower())
+
+
+def _import_tables(obj: CivisObject) -> list[TableName]:
+    return [t for t in (_sync_table(s) for s in obj.body.get("syncs") or []) if t is not None]
+
+
+def _import_source(obj: CivisObject, sync: dict[str, Any]) -> str:
+    src = sync.get("source") or {}
+    if src.get("databaseTable"):
+        t = src["databaseTable"]
+        return f"table {t.get('schema')}.{t.get('table')} on {(obj.body.get('source') or {}).get('name') or 'a remote host'}"
+    if src.get("googleWorksheet"):
+        g = src["googleWorksheet"]
+        return f"Google Sheet {g.get('spreadsheet')!r} / {g.get('worksheet')!r}"
+    if src.get("path"):
+        return f"file {src['path']}"
+    if src.get("file"):
+        return f"Civis file {src['file'].get('id')}"
+    return "an unknown source"
+
+
+def _check_cycles(plans: dict[int, ScriptPlan], model_of: dict[TableName, int]) -> None:
+    graph = nx.DiGraph()
+    for plan in plans.values():
+        for table in plan.reads:
+            writer = model_of.get(table)
+            if writer is not None and writer != plan.obj.id:
+                graph.add_edge(writer, plan.obj.id, table=str(table))
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    steps = [f"{plans[a].obj.label} writes {graph.edges[a, b]['table']}, read by" for a, b in cycle]
+    raise CivisCycleError(steps + [plans[cycle[0][0]].obj.label])
+
+
+def _func_name(slug: str) -> str:
+    return slug + "_asset" if keyword.iskeyword(slug) else slug
+
+
+def _group_keys(query: exp.Query) -> list[str]:
+    """Output columns that are the GROUP BY key of the final SELECT (unique per row)."""
+    if not isinstance(query, exp.Select) or not query.args.get("group"):
+        return []
+    projections = query.expressions
+    out = []
+    for g in query.args["group"].expressions:
+        if isinstance(g, exp.Literal) and g.is_int and 0 < int(g.name) <= len(projections):
+            out.append(projections[int(g.name) - 1].alias_or_name.lower())
+            continue
+        match = [p for p in projections if (p.unalias() if isinstance(p, exp.Alias) else p) == g]
+        if not match:
+            return []
+        out.append(match[0].alias_or_name.lower())
+    return out if all(out) else []
+
+
+def _coalesced(query: exp.Query, column: str) -> bool:
+    if not isinstance(query, exp.Select):
+        return False
+    for p in query.expressions:
+        if p.alias_or_name.lower() == column:
+            inner = p.unalias() if isinstance(p, exp.Alias) else p
+            return isinstance(inner, exp.Coalesce) and any(
+                isinstance(e, exp.Literal) for e in inner.expressions)
+    return False
+
+
+def _tests(write: TableWrite, has_unique_together: bool) -> tuple[dict[str, list[Any]], list[Any]]:
+    """Column tests and model tests that follow from the SQL."""
+    cols: dict[str, list[Any]] = {}
+    model_tests: list[Any] = []
+    for c in write.not_null:
+        cols.setdefault(c, []).append("not_null")
+    for c in write.unique:
+        cols.setdefault(c, []).append("unique")
+    keys = _group_keys(write.query)
+    if len(keys) == 1:
+        cols.setdefault(keys[0], [])
+        if "unique" not in cols[keys[0]]:
+            cols[keys[0]].append("unique")
+    elif len(keys) > 1 and has_unique_together:
+        model_tests.append({"unique_together": {"arguments": {"columns": keys}}})
+    for k in keys:
+        if "not_null" in cols.get(k, []):
+            continue
+        # a GROUP BY key may hold one null group: blocking only when the SQL rules nulls out
+        cols.setdefault(k, []).append(
+            "not_null" if _coalesced(write.query, k) else {"not_null": {"config": {"severity": "warn"}}})
+    return cols, model_tests
+
+
+def _config(write: TableWrite, model: str) -> dict[str, str]:
+    cfg = {"materialized": repr(write.materialized), "schema": repr(write.table.schema),
+           "alias": repr(write.table.name)}
+    if write.dist:
+        cfg["dist"] = repr(write.dist)
+    if write.sort:
+        cfg["sort"] = repr(list(write.sort))
+    if write.grants:
+        grants: dict[str, list[str]] = {}
+        for privilege, grantee, group in write.grants:
+            grants.setdefault(privilege, []).append(("group:" if group else "") + grantee)
+        # the roles exist on the Redshift cluster the scripts ran on, not in a dev Postgres
+        cfg["grants"] = f"({grants!r} if target.type == 'redshift' else {{}})"
+    return cfg
+
+
+def _model_yml(write: TableWrite, info: ModelInfo, obj: CivisObject, deps_note: str,
+               has_unique_together: bool, key_override: bool) -> str:
+    who = f" by {obj.author}" if obj.author else ""
+    when = f", last updated {obj.updated_at}" if obj.updated_at else ""
+    description = (f"Table {info.relation}, rebuilt by Civis {obj.label}{who}{when}; "
+                   f"moved by assetgraph civis import.{deps_note}")
+    meta: dict[str, Any] = {"civis": {"id": obj.id, "type": obj.type, "name": obj.name,
+                                      "author": obj.author, "updated_at": obj.updated_at}}
+    if key_override:
+        meta["assetgraph"] = {"key": info.key}
+    cols, model_tests = _tests(write, has_unique_together)
+    node: dict[str, Any] = {"name": info.model, "description": description, "config": {"meta": meta}}
+    if model_tests:
+        node["data_tests"] = model_tests
+    if cols:
+        node["columns"] = [{"name": c, "data_tests": t} for c, t in cols.items()]
+    return yaml.safe_dump({"version": 2, "models": [node]}, sort_keys=False, width=100, allow_unicode=True)
+
+
+def _sources_yml(sources: dict[TableName, str]) -> str:
+    by_schema: dict[str, list[dict[str, Any]]] = {}
+    for table, origin in sorted(sources.items()):
+        by_schema.setdefault(table.schema, []).append({"name": table.name, "description": origin})
+    doc = {"version": 2, "sources": [
+        {"name": schema, "schema": schema,
+         "description": "Tables the Civis estate reads that no imported script rebuilds.",
+         "tables": tables}
+        for schema, tables in by_schema.items()
+    ]}
+    return yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
+
+
+def _leftover_sql(obj: CivisObject, plan: ScriptPlan) -> str:
+    head = [f"-- Civis {obj.label}: statements not carried over into models (needs attention).",
+            "-- Kept for porting; the stub asset civis/<slug> fails until it is ported."]
+    body = []
+    for left in plan.leftovers:
+        body += [f"-- reason: {left.reason}", left.sql.rstrip().rstrip(";") + ";", ""]
+    return "\n".join(head) + "\n{% raw %}\n" + "\n".join(body) + "{% endraw %}\n"
+
+
+def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir: Path) -> Migration:
+    """Everything the import would write, and the report (raises on bad input)."""
+    dbt_rel = dbt_dir.relative_to(project_root).as_posix() if dbt_dir.is_relative_to(project_root) else str(dbt_dir)
+    models_rel, analyses_rel = _dbt_dirs(dbt_dir)
+    existing_names, existing_sources = _existing(dbt_dir / models_rel)
+    sqlfluff_cfg = project_root / ".sqlfluff"
+    has_unique_together = any((dbt_dir / "tests").rglob("unique_together.sql")) if (dbt_dir / "tests").is_dir() else False
+    by_id = {o.id: o for o in objects}
+    entries = {(o.type, o.id): _Entry(o) for o in objects}
+    plans = {o.id: plan_script(o) for o in objects if o.type == "sql"}
+    workflows: dict[int, WorkflowPlan] = {o.id: read_workflow(o) for o in objects if o.type == "workflow"}
+    imports = [o for o in objects if o.type == "import"]
+
+    writers = _writers(plans, imports)
+    for table, who in sorted(writers.items()):
+        if len(who) > 1:
+            raise CivisTableConflictError(str(table), who)
+    model_of = {w.table: p.obj.id for p in plans.values() for w in p.writes}
+    _check_cycles(plans, model_of)
+
+    # names: a model is named after its table, unless that name is taken
+    writes = [(p.obj, w) for p in plans.values() for w in p.writes]
+    counts: dict[str, int] = {}
+    for _, w in writes:
+        counts[w.table.name] = counts.get(w.table.name, 0) + 1
+    infos: dict[TableName, ModelInfo] = {}
+    ours = {f"{models_rel}/{w.table.schema}/{w.table.name}.sql" for _, w in writes}
+    for obj, w in writes:
+        name = w.table.name
+        taken = {n for n in existing_names} - {Path(p).stem for p in ours}
+        if counts[name] > 1 or name in taken:
+            name = f"{w.table.schema}__{w.table.name}"
+        path = f"{dbt_rel}/{models_rel}/{w.table.schema}/{name}.sql"
+        infos[w.table] = ModelInfo(w.table.key, name, str(w.table), obj.id, path)
+
+    # python-level keys (python3, container, SQL stubs): civis/<slug>, unique
+    asset_key: dict[int, str] = {}
+    used: set[str] = set()
+    for o in objects:
+        needs_asset = o.type in ("python3", "container") or (o.type == "sql" and plans[o.id].leftovers)
+        if needs_asset:
+            slug = o.slug if o.slug not in used else f"{o.slug}_{o.id}"
+            used.add(slug)
+            asset_key[o.id] = f"civis/{slug}"
+
+    def keys_of(job_id: int) -> list[str]:
+        out = [infos[w.table].key for w in plans[job_id].writes] if job_id in plans else []
+        return out + ([asset_key[job_id]] if job_id in asset_key else [])
+
+    # workflow order -> asset deps where the SQL does not already imply it
+    sql_deps: dict[TableName, list[str]] = {}
+    py_deps: dict[int, list[str]] = {}
+    for wf_id, wf in workflows.items():
+        entry = entries[("workflow", wf_id)]
+        entry.attention += list(wf.notes)
+        for job in wf.job_ids:
+            if job not in by_id:
+                entry.attention.append(f"task job {job} is not in the export: not carried over")
+            entry.keys += keys_of(job)
+        for first, then in wf.edges:
+            if first not in by_id or then not in by_id:
+                continue
+            if then in plans and plans[then].writes:
+                first_tables = {w.table for w in plans[first].writes} if first in plans else set()
+                for w in plans[then].writes:
+                    if first_tables & w.reads:
+                        continue  # the SQL already reads what the earlier task writes
+                    for fw in plans[first].writes if first in plans else ():
+                        sql_deps.setdefault(w.table, []).append(infos[fw.table].model)
+                if first in asset_key:
+                    entry.attention.append(
+                        f"{by_id[then].label} runs after {by_id[first].label}, a Python-level asset:"
+                        " dbt models cannot depend on it; the schedule runs both, order not enforced")
+            elif then in asset_key:
+                py_deps.setdefault(then, []).extend(keys_of(first))
+
+    # sources: read but not rebuilt by any model
+    sources: dict[TableName, str] = {}
+    for o in imports:
+        for sync in o.body.get("syncs") or []:
+            t = _sync_table(sync)
+            if t is not None:
+                sources[t] = f"Loaded by Civis {o.label} from {_import_source(o, sync)}."
+    for p in plans.values():
+        for t in p.reads:
+            if t not in infos:
+                sources.setdefault(t, f"Read by Civis {p.obj.label}; written outside the imported scripts.")
+
+    def relation(t: TableName) -> str:
+        if t in infos:
+            return f"ref({infos[t].model!r})"
+        src, table = existing_sources.get(t) or (t.schema, t.name)
+        return f"source({src!r}, {table!r})"
+
+    files: dict[str, str] = {}
+    for obj, w in writes:
+        info = infos[w.table]
+        entry = entries[("sql", obj.id)]
+        header = tuple(f"-- depends_on: {{{{ ref({m!r}) }}}}  (workflow task order)"
+                       for m in dict.fromkeys(sql_deps.get(w.table, [])))
+        text, notes = render_model_sql(w, relation, _config(w, info.model), header)
+        text, lint = format_sql(text, sqlfluff_cfg)
+        entry.attention += [f"{info.key}: {n}" for n in list(w.notes) + notes + lint]
+        files[info.path] = text
+        deps_note = " Runs after " + ", ".join(sql_deps[w.table]) + " (workflow order)." if w.table in sql_deps else ""
+        files[info.path[:-4] + ".yml"] = _model_yml(w, info, obj, deps_note, has_unique_together,
+                                                     info.model != w.table.name)
+        entry.keys.append(info.key)
+    used_existing = {t for t in sources if t in existing_sources}
+    ours_sources = {t: v for t, v in sources.items() if t not in used_existing}
+    if ours_sources:
+        files[f"{dbt_rel}/{models_rel}/{SOURCES_FILE}"] = _sources_yml(ours_sources)
+    for o in imports:
+        entry = entries[("import", o.id)]
+        entry.became = "dbt sources"
+        entry.keys += [(existing_sources.get(t, (t.schema, t.name))[0] + "/" + t.name) for t in _import_tables(o)]
+        for sync in o.body.get("syncs") or []:
+            dest = ((sync or {}).get("destination") or {}).get("databaseTable") or {}
+            entry.attention.append(
+                f"import runs outside dbt: {_import_source(o, sync)} -> {dest.get('schema')}.{dest.get('table')}"
+                " (move it to an extraction flow, or keep it running in Civis)")
+
+    modules: dict[str, AssetModule] = {}
+    for o in objects:
+        if o.id not in asset_key:
+            continue
+        key = asset_key[o.id]
+        func = _func_name(key.split("/", 1)[1])
+        deps = tuple(dict.fromkeys(py_deps.get(o.id, [])))
+        entry = entries[(o.type, o.id)]
+        if o.type == "python3":
+            module = python_asset(o, key, func, deps)
+            entry.became = "Python asset" if module.text.find("NotImplementedError") < 0 else "stub asset"
+        elif o.type == "container":
+            module = container_asset(o, key, func, deps)
+            entry.became = "stub asset (container image: needs a deployment)"
+        else:
+            plan = plans[o.id]
+            reasons = "; ".join(dict.fromkeys(left.reason for left in plan.leftovers))
+            original = "\n\n".join(left.sql for left in plan.leftovers)
+            module = stub_asset(o, key, func, original, reasons, deps)
+            files[f"{dbt_rel}/{analyses_rel}/civis/{func}.sql"] = _leftover_sql(o, plan)
+        entry.attention += list(module.notes)
+        entry.keys.append(key)
+        modules[func] = module
+        files[f"flows/civis/{func}.py"] = module.text
+    if modules:
+        lines = ['"""Assets moved from Civis by `assetgraph civis import` (generated).', "",
+                 'Add "flows.civis" to `[tool.assetgraph] modules` in pyproject.toml to load them."""', ""]
+        lines += [f"from flows.civis.{f} import {f} as {f}" for f in sorted(modules)]
+        files["flows/civis/__init__.py"] = "\n".join(lines) + "\n"
+        if not (project_root / "flows" / "__init__.py").exists():
+            files["flows/__init__.py"] = '"""Project flows."""\n'
+
+    for p in plans.values():
+        entry = entries[("sql", p.obj.id)]
+        n = len(p.writes)
+        parts = [f"{n} dbt model{'s' if n != 1 else ''}"] if n else []
+        if p.leftovers:
+            parts.append("a stub asset (needs attention)")
+            entry.attention += [left.reason for left in p.leftovers]
+        entry.became = " + ".join(parts)
+        entry.attention += list(p.notes)
+
+    schedules: list[GeneratedSchedule] = []
+    for o in objects:
+        entry = entries[(o.type, o.id)]
+        if o.type == "workflow":
+            entry.became = "a schedule of its tasks' assets" if o.schedule and o.schedule.scheduled else "asset order"
+        if o.type == "import":
+            if o.schedule and o.schedule.scheduled:
+                entry.attention.append("the import's Civis schedule stays in Civis until its extraction is moved")
+            continue
+        sched, notes = schedule_for(o, " ".join(dict.fromkeys(entry.keys)))
+        entry.attention += notes
+        if sched is not None:
+            schedules.append(sched)
+            entry.schedule = {"name": sched.name, "cron": sched.cron, "timezone": sched.timezone,
+                              "selection": sched.selection, "civis": o.schedule.as_json() if o.schedule else None}
+    if schedules:
+        files[SCHEDULES_FILE] = render_module(schedules)
+
+    report = {"objects": [entries[(o.type, o.id)].as_json() for o in objects],
+              "models": {i.key: {"model": i.model, "relation": i.relation, "civis_id": i.civis_id,
+                                 "path": i.path} for i in sorted(infos.values(), key=lambda x: x.key)}}
+    return Migration(files, report, tuple(infos.values()), tuple(schedules))
+
