@@ -29,6 +29,7 @@ SOURCES_FILE = "civis__sources.yml"
 REPORT_JSON = "reports/civis-migration.json"
 REPORT_MD = "reports/civis-migration.md"
 SCHEDULES_FILE = "civis_schedules.py"
+_FLOWS_INIT = '"""Project flows (this file was created by `assetgraph civis import`)."""\n'
 
 
 @dataclass(frozen=True)
@@ -413,8 +414,9 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
                  'Add "flows.civis" to `[tool.assetgraph] modules` in pyproject.toml to load them."""', ""]
         lines += [f"from flows.civis.{f} import {f} as {f}" for f in sorted(modules)]
         files["flows/civis/__init__.py"] = "\n".join(lines) + "\n"
-        if not (project_root / "flows" / "__init__.py").exists():
-            files["flows/__init__.py"] = '"""Project flows."""\n'
+        package = project_root / "flows" / "__init__.py"
+        if not package.exists() or package.read_text(encoding="utf-8") == _FLOWS_INIT:
+            files["flows/__init__.py"] = _FLOWS_INIT
 
     for p in plans.values():
         entry = entries[("sql", p.obj.id)]
