@@ -208,7 +208,7 @@ def _tests(write: TableWrite, has_unique_together: bool) -> tuple[dict[str, list
 
 def _config(write: TableWrite, model: str) -> dict[str, str]:
     cfg = {"materialized": repr(write.materialized), "schema": repr(write.table.schema),
-           "alias": repr(write.table.name)}
+           "alias": repr(write.table.name), "tags": "['civis']"}
     if write.dist:
         cfg["dist"] = repr(write.dist)
     if write.sort:
