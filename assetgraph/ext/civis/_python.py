@@ -72,7 +72,7 @@ def _params(obj: CivisObject) -> dict[str, str]:
             continue
         if str(p.get("type", "")).startswith("credential"):
             continue  # credentials are secrets, never config values
-        value = arguments.get(p["name"], p.get("value", p.get("default")))
+        value = next((v for v in (arguments.get(p["name"]), p.get("value"), p.get("default")) if v is not None), None)
         out[str(p["name"])] = "" if value is None else str(value)
     return out
 
