@@ -89,3 +89,68 @@ def test_scheduling_py_reads_the_generated_module(imported, monkeypatch):
     assert by_name["civis-sql-104-donor-totals"].cron == "0 3 1,15 * *"
     assert by_name["civis-python3-202-hello-hourly"].selection == "civis/hello_hourly"
     assert all(s.tags == ("civis",) for n, s in by_name.items() if n.startswith("civis-"))
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server on 127.0.0.1 (as tests/test_scheduling.py starts it)."""
+    import os
+    import subprocess
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from assetgraph.devserver import local_prefect_server
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with local_prefect_server(home) as url:
+        subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "civis-test-pool", "--type",
+                        "process"], env={**os.environ, "PREFECT_API_URL": url}, check=True, capture_output=True)
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
+
+
+def test_applied_schedules_fire_on_the_server_when_civis_would_have(imported, prefect_server, monkeypatch):
+    """`scheduling.py apply` puts the generated schedules on a real server; the server's own
+    scheduler (asked to schedule a window in 2030) creates runs at the Civis fire times."""
+    import dataclasses
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+
+    root, _, _ = imported
+    spec = importlib.util.spec_from_file_location("scheduling_applied", root / "scheduling.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "scheduling_applied", module)
+    spec.loader.exec_module(module)
+    civis = tuple(dataclasses.replace(s, work_pool="civis-test-pool")
+                  for s in module.SCHEDULES if s.name.startswith("civis-"))
+    assert len(civis) == 4
+    changes = module.apply(civis)
+    assert sorted(c.name for c in changes if c.action == "create") == sorted(s.name for s in civis)
+    assert all(c.action == "unchanged" for c in module.plan(civis))
+
+    from tests.ext.civis import corpus
+
+    start = dt.datetime(2030, 4, 20, 12, 7, 30, tzinfo=UTC)
+    wanted = {"civis-sql-101-daily-signups-rollup": (corpus.SQL[101][2], "America/Chicago"),
+              "civis-sql-104-donor-totals": (corpus.SQL[104][2], "America/Chicago"),
+              "civis-workflow-401-nightly-fundraising": (corpus.OTHERS["workflows/401.json"]["schedule"],
+                                                         "America/New_York"),
+              "civis-python3-202-hello-hourly": (corpus.PYTHON[202]["schedule"], "America/New_York")}
+    with get_client(sync_client=True) as client:
+        for name, (raw, tz) in wanted.items():
+            deployment = client.read_deployment_by_name(f"assetgraph-materialize/{name}")
+            response = client.request("POST", "/deployments/{id}/schedule", path_params={"id": deployment.id},
+                                      json={"start_time": start.isoformat(),
+                                            "end_time": (start + dt.timedelta(days=120)).isoformat(),
+                                            "max_runs": 6, "min_runs": 6})
+            assert response.status_code < 300
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter())
+            fired = sorted(r.expected_start_time.astimezone(UTC) for r in runs
+                           if r.expected_start_time >= start)[:6]
+            sched = CivisSchedule(raw["scheduled"], tuple(raw["scheduledDays"]), tuple(raw["scheduledHours"]),
+                                  tuple(raw["scheduledMinutes"]), raw["scheduledRunsPerHour"],
+                                  tuple(raw["scheduledDaysOfMonth"]))
+            assert fired == civis_fire_times(sched, tz, start, 6), name
