@@ -132,7 +132,9 @@ def render_model_sql(
     _references(tree, jinja, relation)
     body = jinja.fill(tree.sql(DIALECT, pretty=True, pad=4, indent=4))
     head = config_block(config)
-    text = head + "\n" + "".join(f"{line}\n" for line in extra_header) + "\n" + body + "\n"
+    comments = [f"-- {line.strip()}".rstrip() for c in write.comments for line in c.splitlines()]
+    header = list(extra_header) + comments
+    text = head + "\n" + "".join(f"{line}\n" for line in header) + "\n" + body + "\n"
     return text, notes
 
 

@@ -63,6 +63,7 @@ class TableWrite:
     sort: tuple[str, ...] = ()
     grants: tuple[tuple[str, str, bool], ...] = ()  # (privilege, grantee, grantee is a group)
     notes: tuple[str, ...] = ()  # needs attention, about this model
+    comments: tuple[str, ...] = ()  # the script's comments on the statements that built it
 
     @property
     def reads(self) -> frozenset[TableName]:
@@ -123,6 +124,7 @@ class _Target:
     sort: tuple[str, ...] = ()
     grants: list[tuple[str, str, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
 
 
 def _is_temp(create: exp.Expression, table: exp.Table) -> bool:
@@ -193,12 +195,24 @@ class _Reader:
         self.landed: list[TableName] = []
         self.notes: list[str] = []
         self.unsplittable: list[str] = []
+        self.pending_comments: list[str] = []  # on temp tables: go to the model that reads them
+        self.table_comments: dict[TableName, list[str]] = {}
 
     def target(self, table: exp.Table) -> _Target:
         name = TableName.of(table)
         return self.targets.setdefault(name, _Target(name))
 
     def read(self, stmt: exp.Expression) -> None:
+        self._read(stmt)
+        table = stmt.find(exp.Table)
+        comments = [c.strip() for c in stmt.comments or () if c.strip()]
+        if comments and table is not None:
+            if self._temp_name(table):
+                self.pending_comments += comments
+            else:
+                self.table_comments.setdefault(TableName.of(table), []).extend(comments)
+
+    def _read(self, stmt: exp.Expression) -> None:
         if isinstance(stmt, (exp.Transaction, exp.Commit, exp.Rollback)):
             return
         if isinstance(stmt, exp.Drop):
@@ -433,6 +447,7 @@ def _assemble(t: _Target, temps: dict[str, exp.Query]) -> TableWrite:
         sort=t.sort,
         grants=tuple(dict.fromkeys(t.grants)),
         notes=tuple(t.notes + notes),
+        comments=tuple(dict.fromkeys(t.comments)),
     )
 
 
@@ -454,6 +469,8 @@ def plan_script(obj: CivisObject) -> ScriptPlan:
         elif not t.rebuilt:
             problems.append(f"{name} only gets rows appended (INSERT without DELETE/TRUNCATE/CREATE):"
                             " port it as an incremental model")
+    for t in reader.targets.values():
+        t.comments = reader.pending_comments + reader.table_comments.get(t.table, [])
     writes = [] if problems else [_assemble(t, reader.temps) for t in reader.targets.values()
                                   if t.branches and t.table not in reader.landed]
     for w in writes:

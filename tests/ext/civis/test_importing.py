@@ -60,6 +60,7 @@ def test_model_configs_follow_the_redshift_ddl(imported):
     assert "{{ dateadd('day', '-3650', current_timestamp()) }}" in daily
     assert "coalesce(source, 'unknown')" in daily and "nvl" not in daily.lower()
     assert "{{ source('raw', 'signups') }}" in daily
+    assert "-- Nightly rollup of web signups" in daily and "drop obviously broken rows" in daily
     assert "dist='all'" in (models / "people.sql").read_text()
     summary = (models / "source_summary.sql").read_text()
     assert "grants=({'select': ['group:analysts', 'reporting_user']} if target.type == 'redshift' else {})" in summary
@@ -227,3 +228,22 @@ def test_an_interrupted_import_is_finished_or_discarded(project, export):
     assert (project / "x" / "late.txt").read_text() == "moved"
     assert not (project / importing.STAGING).exists()
     assert not list(project.rglob("half.txt"))
+
+
+def test_one_table_name_in_two_schemas_keeps_both_keys(project, export):
+    """dbt model names are global: both become <schema>__<table>, keys stay <schema>/<table>."""
+    from assetgraph.dbt.manifest import assets_from_manifest, load_manifest
+    from assetgraph.dbt.project import ensure_manifest
+
+    body = corpus.sql_script(118, "Reporting people", "DROP TABLE IF EXISTS reporting.people;\n"
+                             "CREATE TABLE reporting.people AS SELECT person_id FROM analytics.people;")
+    (export / "scripts" / "sql" / "118.json").write_text(json.dumps(body))
+    import_export(export, project, dry_run=False)
+    models = project / "dbt_project" / "models"
+    assert (models / "analytics" / "analytics__people.sql").is_file()
+    assert "{{ ref('analytics__people') }}" in (models / "reporting" / "reporting__people.sql").read_text()
+    assert "alias='people'" in (models / "reporting" / "reporting__people.sql").read_text()
+    manifest = load_manifest(ensure_manifest(project / "dbt_project", project / "profiles", "dev"))
+    keys = {str(s.key) for s in assets_from_manifest(manifest).specs}
+    assert {"analytics/people", "reporting/people", "analytics/event_counts"} <= keys
+    assert _entry(_report(project), "sql", 118)["keys"] == ["reporting/people"]
