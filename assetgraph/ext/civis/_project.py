@@ -6,10 +6,11 @@ Pure apart from reading the project (its dbt_project.yml, existing models and so
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import networkx as nx
 import yaml
@@ -263,6 +264,50 @@ def _leftover_sql(obj: CivisObject, plan: ScriptPlan) -> str:
     return "\n".join(head) + "\n{% raw %}\n" + "\n".join(body) + "{% endraw %}\n"
 
 
+def _workflow_deps(
+    workflows: dict[int, WorkflowPlan],
+    plans: dict[int, ScriptPlan],
+    infos: dict[TableName, ModelInfo],
+    asset_key: dict[int, str],
+    by_id: dict[int, CivisObject],
+    entries: dict[tuple[str, int], _Entry],
+    keys_of: Callable[[int], list[str]],
+) -> tuple[dict[TableName, list[str]], dict[int, list[str]]]:
+    """Workflow task order -> asset deps, where the SQL does not already imply the order:
+    ({table: [model names it must run after]}, {job id: [keys it must run after]})."""
+    sql_deps: dict[TableName, list[str]] = {}
+    py_deps: dict[int, list[str]] = {}
+    for wf_id, wf in workflows.items():
+        entry = entries[("workflow", wf_id)]
+        entry.attention += list(wf.notes)
+        for job in wf.job_ids:
+            if job not in by_id:
+                entry.attention.append(f"task job {job} is not in the export: not carried over")
+            entry.keys += keys_of(job)
+        for first, then in wf.edges:
+            if first not in by_id or then not in by_id:
+                continue
+            if then in plans and plans[then].writes:
+                first_writes = plans[first].writes if first in plans else ()
+                first_tables = {w.table for w in first_writes}
+                then_tables = {w.table for w in plans[then].writes}
+                if any(w.reads & then_tables for w in first_writes):
+                    entry.attention.append(f"{by_id[first].label} reads what {by_id[then].label} writes but"
+                                           " runs first: the data order wins, the task order is dropped")
+                    continue
+                for w in plans[then].writes:
+                    if first_tables & w.reads:
+                        continue  # the SQL already reads what the earlier task writes
+                    sql_deps.setdefault(w.table, []).extend(infos[fw.table].model for fw in first_writes)
+                if first in asset_key:
+                    entry.attention.append(
+                        f"{by_id[then].label} runs after {by_id[first].label}, a Python-level asset:"
+                        " dbt models cannot depend on it; the schedule runs both, order not enforced")
+            elif then in asset_key:
+                py_deps.setdefault(then, []).extend(keys_of(first))
+    return sql_deps, py_deps
+
+
 def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir: Path) -> Migration:
     """Everything the import would write, and the report (raises on bad input)."""
     dbt_rel = dbt_dir.relative_to(project_root).as_posix() if dbt_dir.is_relative_to(project_root) else str(dbt_dir)
@@ -270,7 +315,7 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
     existing_names, existing_sources = _existing(dbt_dir / models_rel)
     sqlfluff_cfg = project_root / ".sqlfluff"
     has_unique_together = any((dbt_dir / "tests").rglob("unique_together.sql")) if (dbt_dir / "tests").is_dir() else False
-    by_id = {o.id: o for o in objects}
+    by_id = {o.id: o for o in objects if o.type != "workflow"}  # jobs: what workflow tasks run
     entries = {(o.type, o.id): _Entry(o) for o in objects}
     plans = {o.id: plan_script(o) for o in objects if o.type == "sql"}
     workflows: dict[int, WorkflowPlan] = {o.id: read_workflow(o) for o in objects if o.type == "workflow"}
@@ -312,32 +357,7 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
         out = [infos[w.table].key for w in plans[job_id].writes] if job_id in plans else []
         return out + ([asset_key[job_id]] if job_id in asset_key else [])
 
-    # workflow order -> asset deps where the SQL does not already imply it
-    sql_deps: dict[TableName, list[str]] = {}
-    py_deps: dict[int, list[str]] = {}
-    for wf_id, wf in workflows.items():
-        entry = entries[("workflow", wf_id)]
-        entry.attention += list(wf.notes)
-        for job in wf.job_ids:
-            if job not in by_id:
-                entry.attention.append(f"task job {job} is not in the export: not carried over")
-            entry.keys += keys_of(job)
-        for first, then in wf.edges:
-            if first not in by_id or then not in by_id:
-                continue
-            if then in plans and plans[then].writes:
-                first_tables = {w.table for w in plans[first].writes} if first in plans else set()
-                for w in plans[then].writes:
-                    if first_tables & w.reads:
-                        continue  # the SQL already reads what the earlier task writes
-                    for fw in plans[first].writes if first in plans else ():
-                        sql_deps.setdefault(w.table, []).append(infos[fw.table].model)
-                if first in asset_key:
-                    entry.attention.append(
-                        f"{by_id[then].label} runs after {by_id[first].label}, a Python-level asset:"
-                        " dbt models cannot depend on it; the schedule runs both, order not enforced")
-            elif then in asset_key:
-                py_deps.setdefault(then, []).extend(keys_of(first))
+    sql_deps, py_deps = _workflow_deps(workflows, plans, infos, asset_key, by_id, entries, keys_of)
 
     # sources: read but not rebuilt by any model
     sources: dict[TableName, str] = {}
@@ -386,6 +406,7 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
                 " (move it to an extraction flow, or keep it running in Civis)")
 
     modules: dict[str, AssetModule] = {}
+    stub_keys: set[str] = set()
     for o in objects:
         if o.id not in asset_key:
             continue
@@ -408,6 +429,8 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
         entry.attention += list(module.notes)
         entry.keys.append(key)
         modules[func] = module
+        if "NotImplementedError" in module.text:
+            stub_keys.add(key)
         files[f"flows/civis/{func}.py"] = module.text
     if modules:
         lines = ['"""Assets moved from Civis by `assetgraph civis import` (generated).', "",
@@ -437,12 +460,16 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
             if o.schedule and o.schedule.scheduled:
                 entry.attention.append("the import's Civis schedule stays in Civis until its extraction is moved")
             continue
-        sched, notes = schedule_for(o, " ".join(dict.fromkeys(entry.keys)))
+        keys = list(dict.fromkeys(entry.keys))
+        sched, notes = schedule_for(o, " ".join(keys))
         entry.attention += notes
+        if sched is not None and keys and set(keys) <= stub_keys:
+            sched = dataclasses.replace(sched, active=False)
+            entry.attention.append("its schedule is created paused: it would only run stubs until they are ported")
         if sched is not None:
             schedules.append(sched)
             entry.schedule = {"name": sched.name, "cron": sched.cron, "timezone": sched.timezone,
-                              "selection": sched.selection, "civis": o.schedule.as_json() if o.schedule else None}
+                              "selection": sched.selection, "active": sched.active, "civis": o.schedule.as_json() if o.schedule else None}
     if schedules:
         files[SCHEDULES_FILE] = render_module(schedules)
 

@@ -29,10 +29,12 @@ class GeneratedSchedule:
     timezone: str
     description: str
     tags: tuple[str, ...] = ("civis",)
+    active: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "selection": self.selection, "cron": self.cron,
-                "timezone": self.timezone, "description": self.description, "tags": self.tags}
+                "timezone": self.timezone, "description": self.description, "tags": self.tags,
+                "active": self.active}
 
 
 def _field(values: tuple[int, ...]) -> str:

@@ -158,7 +158,8 @@ TRUNCATE raw.vendor_list;
 COPY raw.vendor_list FROM 's3://example-bucket/vendors.csv'
 IAM_ROLE 'arn:aws:iam::123456789012:role/civis-copy' CSV IGNOREHEADER 1;
 """, UNSCHEDULED),
-    110: ("Refresh via procedure", "CALL analytics.refresh_turf_assignments(2024);\n", UNSCHEDULED),
+    110: ("Refresh via procedure", "CALL analytics.refresh_turf_assignments(2024);\n",
+          _schedule(hours=[4], minutes=[45])),
     111: ("Dynamic partition swap", """\
 EXECUTE 'ALTER TABLE analytics.partitions_' || TO_CHAR(GETDATE(), 'YYYYMM') || ' OWNER TO etl';
 """, UNSCHEDULED),

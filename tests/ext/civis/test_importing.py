@@ -125,6 +125,14 @@ def test_workflow_order_becomes_deps_and_its_schedule_selects_its_tasks(imported
     assert "-- depends_on: {{ ref('donor_totals') }}" in (models / "engaged_people.sql").read_text()
 
 
+def test_a_schedule_that_would_only_run_stubs_is_created_paused(imported):
+    root, _, _ = imported
+    entry = _entry(_report(root), "sql", 110)
+    assert entry["schedule"]["active"] is False and entry["schedule"]["cron"] == "45 4 * * *"
+    assert any("created paused" in item for item in entry["needs_attention"])
+    assert _entry(_report(root), "sql", 101)["schedule"]["active"] is True
+
+
 def test_report_files(imported):
     root, _, result = imported
     report = _report(root)

@@ -124,7 +124,8 @@ def test_applied_schedules_fire_on_the_server_when_civis_would_have(imported, pr
     spec.loader.exec_module(module)
     civis = tuple(dataclasses.replace(s, work_pool="civis-test-pool")
                   for s in module.SCHEDULES if s.name.startswith("civis-"))
-    assert len(civis) == 4
+    assert len(civis) == 5
+    assert [s.name for s in civis if not s.active] == ["civis-sql-110-refresh-via-procedure"]
     changes = module.apply(civis)
     assert sorted(c.name for c in changes if c.action == "create") == sorted(s.name for s in civis)
     assert all(c.action == "unchanged" for c in module.plan(civis))
