@@ -255,9 +255,9 @@ def _sources_yml(sources: dict[TableName, str]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
 
 
-def _leftover_sql(obj: CivisObject, plan: ScriptPlan) -> str:
+def _leftover_sql(obj: CivisObject, plan: ScriptPlan, key: str) -> str:
     head = [f"-- Civis {obj.label}: statements not carried over into models (needs attention).",
-            "-- Kept for porting; the stub asset civis/<slug> fails until it is ported."]
+            f"-- Kept for porting; the stub asset {key} fails until it is ported."]
     body = []
     for left in plan.leftovers:
         body += [f"-- reason: {left.reason}", left.sql.rstrip().rstrip(";") + ";", ""]
@@ -425,7 +425,7 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
             reasons = "; ".join(dict.fromkeys(left.reason for left in plan.leftovers))
             original = "\n\n".join(left.sql for left in plan.leftovers)
             module = stub_asset(o, key, func, original, reasons, deps)
-            files[f"{dbt_rel}/{analyses_rel}/civis/{func}.sql"] = _leftover_sql(o, plan)
+            files[f"{dbt_rel}/{analyses_rel}/civis/{func}.sql"] = _leftover_sql(o, plan, key)
         entry.attention += list(module.notes)
         entry.keys.append(key)
         modules[func] = module

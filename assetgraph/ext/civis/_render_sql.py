@@ -130,12 +130,17 @@ def render_model_sql(
     tree = write.query.copy()
     notes = _portable(tree, jinja)
     _references(tree, jinja, relation)
-    body = jinja.fill(tree.sql(DIALECT, pretty=True, pad=4, indent=4))
+    body = jinja.fill(_is_not_null(tree.sql(DIALECT, pretty=True, pad=4, indent=4)))
     head = config_block(config)
     comments = [f"-- {line.strip()}".rstrip() for c in write.comments for line in c.splitlines()]
     header = list(extra_header) + comments
     text = head + "\n" + "".join(f"{line}\n" for line in header) + "\n" + body + "\n"
     return text, notes
+
+
+def _is_not_null(sql: str) -> str:
+    """sqlglot writes `x IS NOT NULL` as `NOT x IS NULL`: give a plain operand its usual form."""
+    return re.sub(r'\bNOT ([A-Za-z_"][\w".]*) IS NULL\b', r"\1 IS NOT NULL", sql)
 
 
 def config_block(config: Mapping[str, str]) -> str:
