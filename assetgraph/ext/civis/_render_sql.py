@@ -9,6 +9,7 @@ cross-database macros (`dateadd`, `datediff`, `current_timestamp`, `listagg`); `
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -151,6 +152,21 @@ def config_block(config: Mapping[str, str]) -> str:
 
 
 _LINTERS: dict[str, object] = {}
+# Stand-ins for what generated models call, for projects whose .sqlfluff lacks them (the repo's
+# own .sqlfluff has the same lines, so `make lint` passes on migrated models).
+_STUBS = """\
+[sqlfluff:templater:jinja]
+apply_dbt_builtins = True
+
+[sqlfluff:templater:jinja:macros]
+dateadd = {% macro dateadd(datepart, interval, from_date_or_timestamp) %}dateadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }}){% endmacro %}
+datediff = {% macro datediff(first_date, second_date, datepart) %}datediff({{ datepart }}, {{ first_date }}, {{ second_date }}){% endmacro %}
+current_timestamp = {% macro current_timestamp() %}getdate(){% endmacro %}
+listagg = {% macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) %}listagg({{ measure }}, {{ delimiter_text }}){% endmacro %}
+
+[sqlfluff:templater:jinja:context]
+target = {"type": "redshift", "name": "prod", "schema": "analytics"}
+"""
 
 
 def format_sql(text: str, config_path: Path | None) -> tuple[str, list[str]]:
@@ -160,10 +176,15 @@ def format_sql(text: str, config_path: Path | None) -> tuple[str, list[str]]:
     key = str(config_path or "")
     linter = _LINTERS.get(key)
     if linter is None:
-        if config_path is not None and config_path.is_file():
-            cfg = FluffConfig.from_path(str(config_path.parent))
-        else:
-            cfg = FluffConfig(overrides={"dialect": DIALECT, "templater": "jinja"})
+        with tempfile.TemporaryDirectory(prefix="civis_sqlfluff_") as tmp:
+            extra = Path(tmp) / "civis.sqlfluff"
+            extra.write_text(_STUBS, encoding="utf-8")  # what the generated models call
+            if config_path is not None and config_path.is_file():
+                cfg = FluffConfig.from_path(str(config_path.parent), extra_config_path=str(extra))
+            else:
+                (Path(tmp) / ".sqlfluff").write_text(
+                    f"[sqlfluff]\ndialect = {DIALECT}\ntemplater = jinja\n\n" + _STUBS, encoding="utf-8")
+                cfg = FluffConfig.from_path(tmp)
         linter = Linter(config=cfg)
         _LINTERS[key] = linter
     fixed = text
