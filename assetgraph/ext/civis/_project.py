@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 import networkx as nx
 import yaml
-from sqlglot import exp
 
 from assetgraph.ext.civis._objects import CivisObject
+from assetgraph.ext.civis._dbt_files import ModelInfo, model_config, model_yml, sources_yml
 from assetgraph.ext.civis._python import AssetModule, container_asset, python_asset, stub_asset
 from assetgraph.ext.civis._render_sql import format_sql, render_model_sql
 from assetgraph.ext.civis._schedules import GeneratedSchedule, render_module, schedule_for
-from assetgraph.ext.civis._sql import ScriptPlan, TableName, TableWrite, plan_script
+from assetgraph.ext.civis._sql import ScriptPlan, TableName, plan_script
 from assetgraph.ext.civis._workflows import WorkflowPlan, read_workflow
 from assetgraph.ext.civis.errors import CivisCycleError, CivisTableConflictError
 
@@ -31,15 +31,6 @@ REPORT_JSON = "reports/civis-migration.json"
 REPORT_MD = "reports/civis-migration.md"
 SCHEDULES_FILE = "civis_schedules.py"
 _FLOWS_INIT = '"""Project flows (this file was created by `assetgraph civis import`)."""\n'
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    key: str
-    model: str  # dbt model name
-    relation: str  # schema.table it writes in prod
-    civis_id: int
-    path: str  # relative to the project root
 
 
 @dataclass(frozen=True)
@@ -153,106 +144,6 @@ def _check_cycles(plans: dict[int, ScriptPlan], model_of: dict[TableName, int]) 
 
 def _func_name(slug: str) -> str:
     return slug + "_asset" if keyword.iskeyword(slug) else slug
-
-
-def _group_keys(query: exp.Query) -> list[str]:
-    """Output columns that are the GROUP BY key of the final SELECT (unique per row)."""
-    if not isinstance(query, exp.Select) or not query.args.get("group"):
-        return []
-    projections = query.expressions
-    out = []
-    for g in query.args["group"].expressions:
-        if isinstance(g, exp.Literal) and g.is_int and 0 < int(g.name) <= len(projections):
-            out.append(projections[int(g.name) - 1].alias_or_name.lower())
-            continue
-        match = [p for p in projections if (p.unalias() if isinstance(p, exp.Alias) else p) == g]
-        if not match:
-            return []
-        out.append(match[0].alias_or_name.lower())
-    return out if all(out) else []
-
-
-def _coalesced(query: exp.Query, column: str) -> bool:
-    if not isinstance(query, exp.Select):
-        return False
-    for p in query.expressions:
-        if p.alias_or_name.lower() == column:
-            inner = p.unalias() if isinstance(p, exp.Alias) else p
-            return isinstance(inner, exp.Coalesce) and any(
-                isinstance(e, exp.Literal) for e in inner.expressions)
-    return False
-
-
-def _tests(write: TableWrite, has_unique_together: bool) -> tuple[dict[str, list[Any]], list[Any]]:
-    """Column tests and model tests that follow from the SQL."""
-    cols: dict[str, list[Any]] = {}
-    model_tests: list[Any] = []
-    for c in write.not_null:
-        cols.setdefault(c, []).append("not_null")
-    for c in write.unique:
-        cols.setdefault(c, []).append("unique")
-    keys = _group_keys(write.query)
-    if len(keys) == 1:
-        cols.setdefault(keys[0], [])
-        if "unique" not in cols[keys[0]]:
-            cols[keys[0]].append("unique")
-    elif len(keys) > 1 and has_unique_together:
-        model_tests.append({"unique_together": {"arguments": {"columns": keys}}})
-    for k in keys:
-        if "not_null" in cols.get(k, []):
-            continue
-        # a GROUP BY key may hold one null group: blocking only when the SQL rules nulls out
-        cols.setdefault(k, []).append(
-            "not_null" if _coalesced(write.query, k) else {"not_null": {"config": {"severity": "warn"}}})
-    return cols, model_tests
-
-
-def _config(write: TableWrite, model: str) -> dict[str, str]:
-    cfg = {"materialized": repr(write.materialized), "schema": repr(write.table.schema),
-           "alias": repr(write.table.name), "tags": "['civis']"}
-    if write.dist:
-        cfg["dist"] = repr(write.dist)
-    if write.sort:
-        cfg["sort"] = repr(list(write.sort))
-    if write.grants:
-        grants: dict[str, list[str]] = {}
-        for privilege, grantee, group in write.grants:
-            grants.setdefault(privilege, []).append(("group:" if group else "") + grantee)
-        # the roles exist on the Redshift cluster the scripts ran on, not in a dev Postgres
-        cfg["grants"] = f"({grants!r} if target.type == 'redshift' else {{}})"
-    return cfg
-
-
-def _model_yml(write: TableWrite, info: ModelInfo, obj: CivisObject, deps_note: str,
-               has_unique_together: bool, key_override: bool) -> str:
-    who = f" by {obj.author}" if obj.author else ""
-    when = f", last updated {obj.updated_at}" if obj.updated_at else ""
-    description = (f"Table {info.relation}, rebuilt by Civis {obj.label}{who}{when}; "
-                   f"moved by assetgraph civis import.{deps_note}")
-    meta: dict[str, Any] = {"civis": {"id": obj.id, "type": obj.type, "name": obj.name,
-                                      "author": obj.author, "updated_at": obj.updated_at}}
-    if key_override:
-        meta["assetgraph"] = {"key": info.key}
-    cols, model_tests = _tests(write, has_unique_together)
-    node: dict[str, Any] = {"name": info.model, "description": description, "config": {"meta": meta}}
-    if model_tests:
-        node["data_tests"] = model_tests
-    if cols:
-        node["columns"] = [{"name": c, "data_tests": t} for c, t in cols.items()]
-    return yaml.safe_dump({"version": 2, "models": [node]}, sort_keys=False, width=100, allow_unicode=True)
-
-
-def _sources_yml(sources: dict[TableName, str]) -> str:
-    by_schema: dict[str, list[dict[str, Any]]] = {}
-    for table, origin in sorted(sources.items()):
-        by_schema.setdefault(table.schema, []).append({"name": table.name, "description": origin})
-    doc = {"version": 2, "sources": [
-        {"name": schema, "schema": schema,
-         "description": "Tables the Civis estate reads that no imported script rebuilds.",
-         "tables": tables}
-        for schema, tables in by_schema.items()
-    ]}
-    return yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
 
 
 def _leftover_sql(obj: CivisObject, plan: ScriptPlan, key: str) -> str:
@@ -383,18 +274,18 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
         entry = entries[("sql", obj.id)]
         header = tuple(f"-- depends_on: {{{{ ref({m!r}) }}}}  (workflow task order)"
                        for m in dict.fromkeys(sql_deps.get(w.table, [])))
-        text, notes = render_model_sql(w, relation, _config(w, info.model), header)
+        text, notes = render_model_sql(w, relation, model_config(w), header)
         text, lint = format_sql(text, sqlfluff_cfg)
         entry.attention += [f"{info.key}: {n}" for n in list(w.notes) + notes + lint]
         files[info.path] = text
         deps_note = " Runs after " + ", ".join(sql_deps[w.table]) + " (workflow order)." if w.table in sql_deps else ""
-        files[info.path[:-4] + ".yml"] = _model_yml(w, info, obj, deps_note, has_unique_together,
+        files[info.path[:-4] + ".yml"] = model_yml(w, info, obj, deps_note, has_unique_together,
                                                      info.model != w.table.name)
         entry.keys.append(info.key)
     used_existing = {t for t in sources if t in existing_sources}
     ours_sources = {t: v for t, v in sources.items() if t not in used_existing}
     if ours_sources:
-        files[f"{dbt_rel}/{models_rel}/{SOURCES_FILE}"] = _sources_yml(ours_sources)
+        files[f"{dbt_rel}/{models_rel}/{SOURCES_FILE}"] = sources_yml(ours_sources)
     for o in imports:
         entry = entries[("import", o.id)]
         entry.became = "dbt sources"
