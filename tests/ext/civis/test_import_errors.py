@@ -14,8 +14,8 @@ from assetgraph.ext.civis.errors import (
     CivisTableConflictError,
 )
 from assetgraph.ext.civis.importing import import_export
-from tests.ext.civis import corpus
-from tests.ext.civis.conftest import snapshot
+from tests.ext.civis import import_corpus as corpus
+from tests.ext.civis.import_fixtures import export, project, snapshot  # noqa: F401 (pytest fixtures)
 
 
 def _fails(export, project, error):

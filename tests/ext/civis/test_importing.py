@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from assetgraph.ext.civis.importing import import_export
-from tests.ext.civis import corpus
-from tests.ext.civis.conftest import snapshot
+from tests.ext.civis import import_corpus as corpus
+from tests.ext.civis.import_fixtures import export, imported, project, snapshot  # noqa: F401 (pytest fixtures)
 
 
 def _report(root):

@@ -11,8 +11,9 @@ import sys
 import pytest
 
 from assetgraph.dbt.project import dbt_env, dbt_executable
-from tests.ext.civis import corpus
+from tests.ext.civis import import_corpus as corpus
 from tests.ext.civis.test_verify import make_live
+from tests.ext.civis.import_fixtures import imported  # noqa: F401 (pytest fixtures)
 
 
 def test_dbt_builds_the_migrated_models_and_their_inferred_tests(imported, warehouse_env):

@@ -14,6 +14,7 @@ import pytest
 
 from assetgraph.ext.civis._objects import CivisObject, CivisSchedule
 from assetgraph.ext.civis._schedules import schedule_for
+from tests.ext.civis.import_fixtures import imported  # noqa: F401 (pytest fixtures)
 
 UTC = dt.timezone.utc
 
@@ -130,7 +131,7 @@ def test_applied_schedules_fire_on_the_server_when_civis_would_have(imported, pr
     assert sorted(c.name for c in changes if c.action == "create") == sorted(s.name for s in civis)
     assert all(c.action == "unchanged" for c in module.plan(civis))
 
-    from tests.ext.civis import corpus
+    from tests.ext.civis import import_corpus as corpus
 
     start = dt.datetime(2030, 4, 20, 12, 7, 30, tzinfo=UTC)
     wanted = {"civis-sql-101-daily-signups-rollup": (corpus.SQL[101][2], "America/Chicago"),

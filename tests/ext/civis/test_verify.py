@@ -14,7 +14,8 @@ from sqlglot import exp
 
 from assetgraph.ext.civis.verify import CHECK_NAME, SHADOW_SUFFIX, verify
 from assetgraph.warehouse import connect
-from tests.ext.civis import corpus
+from tests.ext.civis import import_corpus as corpus
+from tests.ext.civis.import_fixtures import imported  # noqa: F401 (pytest fixtures)
 
 LIVE_SCRIPTS = (101, 102, 103, 104, 105, 106, 107, 108)
 # Tables that existed in Civis before the scripts ran (DELETE/TRUNCATE + INSERT into them)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.ext.civis import corpus
+from tests.ext.civis import import_corpus as corpus
 
 PROJECT_FILES = ("dbt_project", "profiles", "pyproject.toml", ".sqlfluff", "scheduling.py")
 
