@@ -332,6 +332,9 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
         if not package.exists() or package.read_text(encoding="utf-8") == _FLOWS_INIT:
             files["flows/__init__.py"] = _FLOWS_INIT
 
+    for o in objects:
+        if o.body.get("archived") not in (None, False, "", "false"):
+            entries[(o.type, o.id)].attention.append("archived in Civis (exported with --include-archived)")
     for p in plans.values():
         entry = entries[("sql", p.obj.id)]
         n = len(p.writes)
