@@ -55,6 +55,22 @@ SCHEDULES: tuple[Schedule, ...] = (
 )
 
 
+def _generated(path: Path) -> tuple[Schedule, ...]:
+    """Schedules a tool generated beside this file (`assetgraph civis import` writes
+    civis_schedules.py), if there is such a file."""
+    if not path.is_file():
+        return ()
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_generated_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return tuple(Schedule(**entry) for entry in module.SCHEDULES)
+
+
+SCHEDULES += _generated(ROOT / "civis_schedules.py")
+
+
 def _flow_for(schedule: Schedule) -> Any:
     from assetgraph.execution.deployable import freshness_flow, materialize_flow
 
