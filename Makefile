@@ -16,7 +16,7 @@ export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[civis]'
 	@touch $(STAMP)
 
 install: $(STAMP)

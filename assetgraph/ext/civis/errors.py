@@ -21,3 +21,38 @@ class CivisObjectError(CivisMigrationError):
         self.reason = reason
         label = f'{kind} {object_id}' + (f' "{name}"' if name else "")
         super().__init__(f"{label}: {reason}")
+
+
+# the Civis API side: export and archive
+__all__ += ["CivisApiError", "CivisExportDirError", "CivisArchiveError"]
+
+
+class CivisApiError(CivisMigrationError):
+    """The Civis API could not be used: unreachable, not the API, key refused, or a call failed.
+
+    `endpoint` is the API's base URL, `status` the HTTP status when there was one."""
+
+    def __init__(self, endpoint: str, reason: str, status: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        self.status = status
+        super().__init__(f"Civis API {endpoint}: {reason}")
+
+
+class CivisExportDirError(CivisMigrationError):
+    """The export directory cannot be written as asked (it holds other files, or is not writable)."""
+
+    def __init__(self, directory: object, reason: str) -> None:
+        self.directory = directory
+        self.reason = reason
+        super().__init__(f"{directory}: {reason}")
+
+
+class CivisArchiveError(CivisMigrationError):
+    """`civis archive` cannot decide: its inputs (the migration report, the catalog) are missing
+    or malformed. `where` names the file or table."""
+
+    def __init__(self, where: object, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
