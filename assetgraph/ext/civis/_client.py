@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
@@ -19,6 +20,7 @@ DEFAULT_ENDPOINT = "https://api.civisanalytics.com/"
 PAGE_SIZE = 50  # the API's maximum `limit`
 MAX_ATTEMPTS = 6  # per request, for 429/502/503/504 (civis-python decides which are retried)
 MAX_RETRY_SECONDS = 120.0  # never sleep past this, whatever Retry-After says
+SPEC_TIMEOUT = (10, 60)  # connect, read seconds for GET /endpoints
 
 
 class CivisSession:
@@ -88,7 +90,11 @@ class CivisSession:
 
 def connect(environ: Mapping[str, str] | None = None) -> CivisSession:
     """A client for `CIVIS_API_ENDPOINT` with `CIVIS_API_KEY`; fetches the API spec now, so a
-    wrong endpoint or key fails here, with one line."""
+    wrong endpoint or key fails here, with one line.
+
+    The spec (`GET /endpoints`) is fetched here rather than by `APIClient()`, whose own fetch has
+    no timeout and retries a throttled or unavailable endpoint for up to ten minutes; the
+    client then builds its methods from that same document (`local_api_spec`)."""
     env = os.environ if environ is None else environ
     key = (env.get("CIVIS_API_KEY") or "").strip()
     endpoint = (env.get("CIVIS_API_ENDPOINT") or "").strip() or DEFAULT_ENDPOINT
@@ -107,20 +113,58 @@ def connect(environ: Mapping[str, str] | None = None) -> CivisSession:
         # when retries run out, hand back the last response: the client then raises its API error
         retry_error_callback=lambda state: state.outcome.result(),
     )
+    with _translated(endpoint, spec=True):
+        spec = _fetch_spec(endpoint, key)
     # civis-python reads the endpoint from the environment when it builds each resource
     saved = os.environ.get("CIVIS_API_ENDPOINT")
     os.environ["CIVIS_API_ENDPOINT"] = endpoint
     try:
         with _translated(endpoint, spec=True):
-            client = civis.APIClient(
-                api_key=key, return_type="raw", retries=retrying, force_refresh_api_spec=True
-            )
+            client = civis.APIClient(api_key=key, return_type="raw", retries=retrying, local_api_spec=spec)
     finally:
         if saved is None:
             os.environ.pop("CIVIS_API_ENDPOINT", None)
         else:
             os.environ["CIVIS_API_ENDPOINT"] = saved
     return CivisSession(client, endpoint)
+
+
+def _fetch_spec(endpoint: str, key: str) -> "OrderedDict[str, Any]":
+    """GET {endpoint}endpoints with a timeout, retrying 429/502/503/504 a bounded number of
+    times and never sleeping past MAX_RETRY_SECONDS (Retry-After honoured within that)."""
+    import random
+    import time
+
+    import requests
+    from civis.base import get_headers
+
+    url = endpoint.rstrip("/") + "/endpoints"
+    deadline = time.monotonic() + MAX_RETRY_SECONDS
+    with requests.Session() as http:
+        http.auth = (key, "")
+        http.headers.update(get_headers(None))
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            response = http.get(url, timeout=SPEC_TIMEOUT)
+            if response.status_code not in (429, 502, 503, 504):
+                break
+            try:
+                retry_after = float(response.headers.get("Retry-After") or 0)
+            except ValueError:
+                retry_after = 0.0
+            pause = max(retry_after, random.uniform(0, min(10.0, 0.5 * 2**attempt)))
+            if attempt == MAX_ATTEMPTS or time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+    if response.status_code in (401, 403):
+        raise CivisApiError(endpoint, "the API key was refused (401): check CIVIS_API_KEY", response.status_code)
+    if response.status_code == 429:
+        raise CivisApiError(endpoint, f"still throttled (429), gave up after {attempt} tries: GET /endpoints", 429)
+    if not response.ok:
+        raise CivisApiError(endpoint, f"GET /endpoints failed ({response.status_code})", response.status_code)
+    spec = response.json(object_pairs_hook=OrderedDict)
+    if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
+        raise ValueError("no paths")
+    return spec
 
 
 @contextmanager
@@ -142,7 +186,7 @@ def _translated(endpoint: str, *, spec: bool = False, passthrough_404: bool = Fa
         request = exc._response.request
         where = f"{request.method} {request.path_url}"
         if exc.status_code == 429:
-            reason = f"still throttled (429) after {MAX_ATTEMPTS} tries: {where}"
+            reason = f"still throttled (429), gave up (at most {MAX_ATTEMPTS} tries in {MAX_RETRY_SECONDS:.0f} s): {where}"
         else:
             reason = f"{where} failed ({exc.status_code}): {exc.error_message}"
         raise CivisApiError(endpoint, reason, exc.status_code) from None

@@ -28,6 +28,7 @@ import copy
 import datetime as dt
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +72,7 @@ class LoggedRequest:
     path: str  # without the query string, e.g. "/scripts/sql/12"
     query: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -206,7 +208,7 @@ class FakeCivis:
         except ValueError:
             body = raw_body.decode("utf-8", "replace")
         with self._lock:
-            self._log.append(LoggedRequest(method, path, query, copy.deepcopy(body)))
+            self._log.append(LoggedRequest(method, path, query, copy.deepcopy(body), time.monotonic()))
         try:
             if isinstance(body, str):
                 raise _Reply(400, "bad_request", "The request body is not JSON.")
