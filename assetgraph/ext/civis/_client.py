@@ -61,7 +61,8 @@ class CivisSession:
 
     def unschedule(self, kind: ObjectKind, object_id: int, current: Mapping[str, Any]) -> None:
         """Turn the object's schedule off, keeping its other schedule fields."""
-        schedule = dict(current.get("schedule") or {})
+        # civis-python sends parameter names in snake_case, nested ones too (as its docs show)
+        schedule = {_snake(k): v for k, v in (current.get("schedule") or {}).items()}
         schedule["scheduled"] = False
         with self.errors():
             if kind.name == "imports":  # imports have PUT only: send the required fields back
@@ -88,6 +89,11 @@ class CivisSession:
             yield
 
 
+def _snake(name: str) -> str:
+    """scheduledDaysOfMonth -> scheduled_days_of_month"""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
 def connect(environ: Mapping[str, str] | None = None) -> CivisSession:
     """A client for `CIVIS_API_ENDPOINT` with `CIVIS_API_KEY`; fetches the API spec now, so a
     wrong endpoint or key fails here, with one line.
@@ -101,7 +107,11 @@ def connect(environ: Mapping[str, str] | None = None) -> CivisSession:
     if not key:
         raise CivisApiError(endpoint, "CIVIS_API_KEY is not set (the key of the Civis user to act as)")
     try:
-        import civis
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # civis.parallel's deprecation notice
+            import civis
         import tenacity
     except ImportError:
         raise CivisMigrationError(

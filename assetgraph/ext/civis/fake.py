@@ -11,7 +11,8 @@ spec from `GET /endpoints` (see `_fake_spec.py`), then calls:
   (no SQL, source, definition or syncs), as in the real API.
 - `GET /scripts/{sql,python3,containers}/{id}`, `/workflows/{id}`, `/imports/{id}`: the object.
 - `PATCH /scripts/<kind>/{id}`, `PATCH /workflows/{id}`, `PUT /imports/{id}`: update fields; a
-  `schedule` object is merged key by key.
+  `schedule` object is merged key by key. Body keys may be snake_case (as civis-python sends
+  them) or camelCase; the log keeps the body as sent.
 - `PUT .../{id}/archive` with `{"status": true|false}`.
 
 Every request is logged (`fake.requests`: method, path, query, JSON body; never the key), and
@@ -214,7 +215,7 @@ class FakeCivis:
                 raise _Reply(400, "bad_request", "The request body is not JSON.")
             self._authorize(headers)
             self._maybe_fault(path)
-            status, payload, extra = self._route(method, path.strip("/").split("/"), query, body)
+            status, payload, extra = self._route(method, path.strip("/").split("/"), query, _camel_keys(body))
         except _Reply as reply:
             return reply.status, reply.body, reply.headers
         return status, payload, extra
@@ -318,6 +319,23 @@ class FakeCivis:
                 obj["updatedAt"] = _now()
                 return 200, copy.deepcopy(obj), {}
         raise _Reply(404, "not_found", "The requested resource could not be found.")
+
+
+def _camel_keys(value: Any) -> Any:
+    """Request bodies arrive in snake_case (civis-python sends its parameter names); the API
+    stores camelCase. Keys that are not lowercase snake words (argument names such as
+    `DB_PASSWORD`) stay as they are."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, str) and key.islower() and "_" in key and key.replace("_", "").isalnum():
+                head, *rest = key.split("_")
+                key = head + "".join(w.capitalize() for w in rest)
+            out[key] = item if key == "arguments" else _camel_keys(item)
+        return out
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
 
 
 def _now() -> str:

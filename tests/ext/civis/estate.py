@@ -116,3 +116,64 @@ LIVE_COUNTS = {"sql": N_SQL + 1, "python3": 1, "containers": 1, "workflows": 1, 
 def fake_civis() -> Iterator[FakeCivis]:
     with FakeCivis(estate(), api_key="test-key-" + "x" * 8) as fake:
         yield fake
+
+
+# ---- a migration report and verify results, written the way import and verify will --------
+def report_objects() -> list[dict[str, Any]]:
+    def obj(kind: str, object_id: int, name: str, keys: list[str], attention: list[str] | None = None) -> dict[str, Any]:
+        return {"type": kind, "id": object_id, "name": name, "became": "dbt model", "keys": keys,
+                "schedule": _schedule(), "needs_attention": attention or []}
+
+    return [
+        obj("sql", 1001, "daily rollup 1", ["reporting/rollup_1"]),  # verified
+        obj("sql", 1002, "daily rollup 2", ["reporting/rollup_2"]),  # verify failed
+        obj("sql", 1003, "daily rollup 3", ["reporting/rollup_3"]),  # never verified
+        obj("sql", 1004, "daily rollup 4", ["reporting/rollup_4", "reporting/rollup_4b"]),  # both pass (latest)
+        obj("sql", 1005, "daily rollup 5", ["reporting/rollup_5"]),  # passed, then failed
+        obj("sql", 1006, "daily rollup 6", ["reporting/rollup_6"]),  # only some other check passed
+        obj("sql", 1090, "unload to s3", [], ["UNLOAD cannot be a dbt model; kept as an operation"]),
+        obj("python3", 2001, "Sync VAN contacts", ["civis/sync_van_contacts"]),
+        obj("container", 3001, "dbt-like container", ["civis/dbt_like_container"]),  # schedule already off
+        obj("workflow", 4001, "nightly", ["reporting/rollup_1", "civis/sync_van_contacts"]),
+        obj("import", 5001, "Dbsync of people", ["raw/people"]),
+    ]
+
+
+# (key, status) in the order verify recorded them; the latest per key wins
+PARITY_HISTORY = [
+    ("reporting/rollup_1", "passed"),
+    ("reporting/rollup_2", "failed"),
+    ("reporting/rollup_4", "passed"),
+    ("reporting/rollup_4b", "failed"),
+    ("reporting/rollup_4b", "passed"),
+    ("reporting/rollup_5", "passed"),
+    ("reporting/rollup_5", "failed"),
+    ("civis/sync_van_contacts", "passed"),
+    ("civis/dbt_like_container", "passed"),
+    ("raw/people", "passed"),
+]
+ELIGIBLE = {("sql", 1001), ("sql", 1004), ("python3", 2001), ("containers", 3001), ("workflows", 4001), ("imports", 5001)}
+
+
+def write_report(project_root, objects: list[dict[str, Any]] | None = None) -> None:
+    import json
+
+    path = project_root / "reports" / "civis-migration.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"objects": report_objects() if objects is None else objects}, indent=2))
+
+
+def record_parity(warehouse, history=PARITY_HISTORY) -> None:
+    from assetgraph import catalog
+
+    catalog.ensure_catalog(warehouse)
+    for i, (key, status) in enumerate(history):
+        catalog.record_check(
+            warehouse, run_id=f"verify-{i}", asset_key=key, check_name="civis_parity", partition_key=None,
+            source="civis", blocking=True, status=status, message="",
+        )
+    # a different check passing is no proof of parity
+    catalog.record_check(
+        warehouse, run_id="dbt-1", asset_key="reporting/rollup_6", check_name="not_null_id", partition_key=None,
+        source="dbt", blocking=True, status="passed",
+    )
