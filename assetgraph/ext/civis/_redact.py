@@ -22,10 +22,11 @@ _SECRET_NAME = re.compile(r"password|passwd|secret|token|apikey|privatekey|acces
 _SAFE_NAME = re.compile(r"(id|ids|name|names|type|updatedat|createdat|set|present)$")
 
 _TEXT_PATTERNS = (
-    # key=value inside a credentials string: 'aws_access_key_id=..;aws_secret_access_key=..'
+    # key=value inside a credentials string or URL: 'aws_access_key_id=..;aws_secret_access_key=..',
+    # ...?user=x&password=.. (not a keyword argument such as password=os.environ[...])
     re.compile(
-        r"(?P<head>\b(?:aws_secret_access_key|aws_session_token|secret_access_key|token|password)\s*=\s*)"
-        r"(?P<value>[^;'\"\s]+)",
+        r"(?<=[;'\"&?])(?P<head>(?:aws_secret_access_key|aws_session_token|secret_access_key|token|password)=)"
+        r"(?P<value>[^;'\"\s&]+)",
         re.IGNORECASE,
     ),
     # Redshift COPY/UNLOAD options and CREATE/ALTER USER: SECRET_ACCESS_KEY '...', PASSWORD '...'
@@ -34,15 +35,17 @@ _TEXT_PATTERNS = (
         r"(?P<value>'[^']*')",
         re.IGNORECASE,
     ),
-    # a string literal assigned to a secret-looking name in code: DB_PASSWORD = "hunter2"
+    # a string literal given to a secret-looking name in code: DB_PASSWORD = "hunter2",
+    # {"api_key": "..."}, os.environ["DB_PASSWORD"] = "..."
     re.compile(
         r"(?P<head>\b[A-Za-z_][A-Za-z0-9_]*(?:password|passwd|secret|token|api_key|apikey)"
-        r"[A-Za-z0-9_]*\s*[:=]\s*)(?P<value>'[^'\n]*'|\"[^\"\n]*\")",
+        r"[A-Za-z0-9_]*['\"]?\]?\s*[:=]\s*)(?P<value>'[^'\n]*'|\"[^\"\n]*\")",
         re.IGNORECASE,
     ),
-    # the same in a shell command line: export DB_PASSWORD=hunter2
+    # the same in a shell command line: export DB_PASSWORD=hunter2 (not =$VAR, not =os.environ[..])
     re.compile(
-        r"(?P<head>\b[A-Z][A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN|API_KEY)[A-Z0-9_]*=)(?P<value>[^\s'\"]+)",
+        r"(?P<head>\b[A-Z][A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN|API_KEY)[A-Z0-9_]*=)"
+        r"(?P<value>[^\s'\"$\[(][^\s'\"\[(]*)(?=\s|$|;)",
     ),
 )
 
