@@ -166,7 +166,7 @@ def _fetch_spec(endpoint: str, key: str) -> "OrderedDict[str, Any]":
                 break
             time.sleep(pause)
     if response.status_code in (401, 403):
-        raise CivisApiError(endpoint, "the API key was refused (401): check CIVIS_API_KEY", response.status_code)
+        raise CivisApiError(endpoint, f"the API key was refused ({response.status_code}): check CIVIS_API_KEY", response.status_code)
     if response.status_code == 429:
         raise CivisApiError(endpoint, f"still throttled (429), gave up after {attempt} tries: GET /endpoints", 429)
     if not response.ok:

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -45,7 +45,6 @@ class ExportResult:
     redacted: tuple[tuple[str, str], ...] = ()  # (file, field) where a secret value was replaced
     vanished: tuple[str, ...] = ()  # listed, then gone (404) before it could be read
     skipped_archived: int = 0  # archived objects a listing returned anyway
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def total(self) -> int:

@@ -112,6 +112,15 @@ def estate() -> dict[str, list[dict[str, Any]]]:
 LIVE_COUNTS = {"sql": N_SQL + 1, "python3": 1, "containers": 1, "workflows": 1, "imports": 1}
 
 
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def fake_civis() -> Iterator[FakeCivis]:
     with FakeCivis(estate(), api_key="test-key-" + "x" * 8) as fake:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.ext.civis.estate import LIVE_COUNTS, SECRET, fake_civis, record_parity, write_report  # noqa: F401
+from tests.ext.civis.estate import LIVE_COUNTS, SECRET, closed_port, fake_civis, record_parity, write_report  # noqa: F401
 
 ASSETGRAPH = Path(sys.executable).parent / "assetgraph"
 
@@ -65,14 +64,8 @@ def test_export_include_archived(fake_civis, tmp_path):
     assert (tmp_path / "all/workflows/4002.json").is_file()
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_api_is_one_line_and_no_files(tmp_path):
-    url = f"http://127.0.0.1:{_closed_port()}/"
+    url = f"http://127.0.0.1:{closed_port()}/"
     proc = run("export", str(tmp_path / "export"), env={"CIVIS_API_ENDPOINT": url, "CIVIS_API_KEY": "k"})
     assert proc.returncode == 1
     assert_clean(proc)
