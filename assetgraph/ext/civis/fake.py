@@ -16,7 +16,8 @@ spec from `GET /endpoints` (see `_fake_spec.py`), then calls:
 - `PUT .../{id}/archive` with `{"status": true|false}`.
 
 Every request is logged (`fake.requests`: method, path, query, JSON body; never the key), and
-`fake.inject(429, times=2, retry_after=1)` makes the next requests fail, for retry tests.
+`fake.inject(429, times=2, retry_after=1)` makes the next requests fail, for retry tests;
+`fake.hold(path_prefix)` makes requests wait until released (to act while a client is mid-call).
 Objects are seeded from a dict `{"sql": [obj, ...], "workflows": [...]}` or from a directory laid
 out like an export (`FakeCivis.from_directory`). Run one by hand with
 `python -m assetgraph.ext.civis.fake DIR [--port N]`.
@@ -39,7 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 from assetgraph.ext.civis._fake_spec import SCRIPT_KINDS, api_spec
 from assetgraph.ext.civis._layout import KIND_BY_NAME, KINDS, is_archived
 
-__all__ = ["FakeCivis", "LoggedRequest"]
+__all__ = ["FakeCivis", "LoggedRequest", "Hold"]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
@@ -76,6 +77,20 @@ class LoggedRequest:
     at: float = 0.0  # time.monotonic() when it arrived
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Requests under `path_prefix` wait (up to `timeout` s) until `release()`; `arrived` is set
+    when the first one comes in. For tests that act while a client is mid-request."""
+
+    path_prefix: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    timeout: float = 300.0
+
+    def release(self) -> None:
+        self.released.set()
+
+
 @dataclass
 class _Fault:
     status: int
@@ -109,6 +124,7 @@ class FakeCivis:
         self._objects: dict[str, dict[int, dict[str, Any]]] = {k.name: {} for k in KINDS}
         self._log: list[LoggedRequest] = []
         self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for kind, items in (objects or {}).items():
@@ -165,6 +181,13 @@ class FakeCivis:
         with self._lock:
             self._faults.append(_Fault(status, times, path_prefix, retry_after))
 
+    def hold(self, path_prefix: str, timeout: float = 300.0) -> Hold:
+        """Make requests under `path_prefix` wait until the returned Hold is released."""
+        gate = Hold(path_prefix, timeout=timeout)
+        with self._lock:
+            self._holds.append(gate)
+        return gate
+
     # ---- server ------------------------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -187,6 +210,9 @@ class FakeCivis:
     def stop(self) -> None:
         if self._server is None:
             return
+        with self._lock:
+            for gate in self._holds:
+                gate.release()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -210,6 +236,10 @@ class FakeCivis:
             body = raw_body.decode("utf-8", "replace")
         with self._lock:
             self._log.append(LoggedRequest(method, path, query, copy.deepcopy(body), time.monotonic()))
+            gates = [g for g in self._holds if path.startswith(g.path_prefix) and not g.released.is_set()]
+        for gate in gates:
+            gate.arrived.set()
+            gate.released.wait(gate.timeout)
         try:
             if isinstance(body, str):
                 raise _Reply(400, "bad_request", "The request body is not JSON.")

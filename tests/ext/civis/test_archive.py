@@ -70,6 +70,11 @@ def test_yes_unschedules_only_verified_objects(fake_civis, warehouse, tmp_path):
         assert not fake_civis.calls(None, f"/scripts/sql/{unverified}")  # never even read
     lines = "\n".join(result.lines())
     assert 'done     sql script 1001 "daily rollup 1": schedule turned off' in lines
+    # running it again (say after a crash halfway) sends nothing more: every schedule is off
+    fake_civis.clear_log()
+    again = archive_objects(None, tmp_path, yes=True, warehouse=warehouse, session=connect(fake_civis.env()))
+    assert _writes(fake_civis) == [] and again.count("done") == len(ELIGIBLE)
+    assert all("already off" in o.detail for o in again.outcomes if o.status == "done")
     assert 'done     container script 3001 "dbt-like container": schedule was already off' in lines
     assert "5 skipped" in lines
 

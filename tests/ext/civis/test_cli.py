@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,28 @@ def test_import_and_verify_reach_their_functions(tmp_path):
     assert_clean(proc)
     assert proc.returncode in (1, 2) and proc.stderr.startswith("error:")
     assert proc.stderr.strip().count("\n") == 0
+
+
+def test_an_export_killed_midway_leaves_the_last_good_one_and_the_next_run_cleans_up(fake_civis, tmp_path):
+    out = tmp_path / "export"
+    first = run("export", str(out), env=fake_civis.env())
+    assert first.returncode == 0, first.stderr
+    good = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*.json")}
+
+    gate = fake_civis.hold("/imports/5001")  # the last object an export reads
+    proc = subprocess.Popen(
+        [str(ASSETGRAPH), "civis", "export", str(out)], env=dict(os.environ, **fake_civis.env()),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert gate.arrived.wait(120), "the export never reached its last object"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+    finally:
+        gate.release()
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*.json")} == good
+    assert any(p.name.startswith(".export.export-") for p in tmp_path.iterdir())  # its staging, left behind
+
+    again = run("export", str(out), env=fake_civis.env())
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
