@@ -103,6 +103,9 @@ def export_estate(
                 redacted.extend((rel, p) for p in places)
                 counts[kind.name] += 1
         _swap_into_place(staging, target)
+    except OSError as exc:  # disk full, permissions: the export is not written, DIR unchanged
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CivisExportDirError(target, f"cannot write the export ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -160,8 +163,8 @@ def _recover(target: Path) -> None:
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    for sub in ("scripts", "workflows", "imports"):  # an empty estate still looks like an export
-        (staging / sub).mkdir(exist_ok=True)
+    for kind in KINDS:  # every folder, even for a kind the estate has none of
+        (staging / kind.folder).mkdir(parents=True, exist_ok=True)
     _fsync_dir(staging)
     if target.is_dir() and not any(target.iterdir()):
         target.rmdir()

@@ -130,6 +130,17 @@ def test_a_failed_export_leaves_the_previous_one_intact(fake_civis, tmp_path):
     assert set(after) == set(before) | {"scripts/sql/1500.json"}
 
 
+def test_an_empty_estate_is_an_export_with_every_folder(tmp_path):
+    from assetgraph.ext.civis.fake import FakeCivis
+
+    with FakeCivis() as fake:
+        result = export_estate(tmp_path / "export", environ=fake.env())
+    assert result.total == 0
+    assert sorted(str(p.relative_to(tmp_path / "export")) for p in (tmp_path / "export").rglob("*")) == [
+        "imports", "scripts", "scripts/containers", "scripts/python3", "scripts/sql", "workflows",
+    ]
+
+
 def test_a_directory_that_is_not_an_export_is_refused(fake_civis, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
