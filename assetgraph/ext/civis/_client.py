@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
 from assetgraph.ext.civis._layout import ObjectKind
-from assetgraph.ext.civis.errors import CivisApiError, CivisMigrationError
+from assetgraph.ext.civis.errors import CivisApiError, CivisConfigError, CivisMigrationError
 
 __all__ = ["CivisSession", "connect"]
 
@@ -105,7 +105,7 @@ def connect(environ: Mapping[str, str] | None = None) -> CivisSession:
     key = (env.get("CIVIS_API_KEY") or "").strip()
     endpoint = (env.get("CIVIS_API_ENDPOINT") or "").strip() or DEFAULT_ENDPOINT
     if not key:
-        raise CivisApiError(endpoint, "CIVIS_API_KEY is not set (the key of the Civis user to act as)")
+        raise CivisConfigError(endpoint, "CIVIS_API_KEY is not set (the key of the Civis user to act as)")
     try:
         import warnings
 
@@ -166,7 +166,7 @@ def _fetch_spec(endpoint: str, key: str) -> "OrderedDict[str, Any]":
                 break
             time.sleep(pause)
     if response.status_code in (401, 403):
-        raise CivisApiError(endpoint, f"the API key was refused ({response.status_code}): check CIVIS_API_KEY", response.status_code)
+        raise CivisConfigError(endpoint, f"the API key was refused ({response.status_code}): check CIVIS_API_KEY", response.status_code)
     if response.status_code == 429:
         raise CivisApiError(endpoint, f"still throttled (429), gave up after {attempt} tries: GET /endpoints", 429)
     if not response.ok:
@@ -189,7 +189,7 @@ def _translated(endpoint: str, *, spec: bool = False, passthrough_404: bool = Fa
     except CivisApiError:
         raise
     except CivisAPIKeyError:
-        raise CivisApiError(endpoint, "the API key was refused (401): check CIVIS_API_KEY", 401) from None
+        raise CivisConfigError(endpoint, "the API key was refused (401): check CIVIS_API_KEY", 401) from None
     except CivisAPIError as exc:
         if passthrough_404 and exc.status_code == 404:
             raise
@@ -203,9 +203,9 @@ def _translated(endpoint: str, *, spec: bool = False, passthrough_404: bool = Fa
     except CivisClientError as exc:
         raise CivisApiError(endpoint, f"unreadable answer: {exc.error_message}") from None
     except requests.exceptions.InvalidURL:
-        raise CivisApiError(endpoint, "CIVIS_API_ENDPOINT is not a valid http(s) URL") from None
+        raise CivisConfigError(endpoint, "CIVIS_API_ENDPOINT is not a valid http(s) URL") from None
     except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-        raise CivisApiError(endpoint, "CIVIS_API_ENDPOINT is not a valid http(s) URL") from None
+        raise CivisConfigError(endpoint, "CIVIS_API_ENDPOINT is not a valid http(s) URL") from None
     except requests.exceptions.ConnectionError as exc:
         raise CivisApiError(endpoint, f"cannot connect ({_root_cause(exc)})") from None
     except requests.exceptions.Timeout:
@@ -213,7 +213,7 @@ def _translated(endpoint: str, *, spec: bool = False, passthrough_404: bool = Fa
     except requests.exceptions.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in (401, 403) or "401" in str(exc) or "403" in str(exc):
-            raise CivisApiError(endpoint, "the API key was refused while fetching the API spec: check CIVIS_API_KEY", status) from None
+            raise CivisConfigError(endpoint, "the API key was refused while fetching the API spec: check CIVIS_API_KEY", status) from None
         raise CivisApiError(endpoint, f"fetching the API spec failed ({status or exc})", status) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         if not spec:

@@ -5,7 +5,8 @@ without importing this package statically. Importing this module must stay cheap
 rich only; civis-python, dbt, Prefect and the warehouse are imported inside the commands.
 
 Exit codes: 0 done, 1 failed (a verify mismatch, an archive step or the Civis API failed),
-2 bad input or usage (a missing or malformed export or report, a directory that is not an export).
+2 bad input or usage (a missing or malformed export or report, a directory that is not an export,
+CIVIS_API_KEY unset or refused, CIVIS_API_ENDPOINT not a URL).
 Every error is one line on stderr, never a traceback.
 """
 
@@ -49,12 +50,15 @@ def _one_line_errors() -> Iterator[None]:
     """Expected errors -> one line and exit 1 (Civis API) or 2 (input); nothing else escapes
     as a traceback unless ASSETGRAPH_DEBUG is set."""
     from assetgraph.errors import AssetGraphError
-    from assetgraph.ext.civis.errors import CivisApiError
+    from assetgraph.ext.civis.errors import CivisApiError, CivisConfigError
 
     try:
         yield
     except typer.Exit:
         raise
+    except CivisConfigError as exc:
+        _err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
     except CivisApiError as exc:
         _err.print(f"error: {exc}")
         raise typer.Exit(1) from None

@@ -24,7 +24,7 @@ class CivisObjectError(CivisMigrationError):
 
 
 # the Civis API side: export and archive
-__all__ += ["CivisApiError", "CivisExportDirError", "CivisArchiveError"]
+__all__ += ["CivisApiError", "CivisConfigError", "CivisExportDirError", "CivisArchiveError"]
 
 
 class CivisApiError(CivisMigrationError):
@@ -37,6 +37,11 @@ class CivisApiError(CivisMigrationError):
         self.reason = reason
         self.status = status
         super().__init__(f"Civis API {endpoint}: {reason}")
+
+
+class CivisConfigError(CivisApiError):
+    """The API cannot be used as configured: CIVIS_API_KEY unset or refused, CIVIS_API_ENDPOINT
+    not a URL. Input, not a failure of the API: the CLI exits 2."""
 
 
 class CivisExportDirError(CivisMigrationError):

@@ -77,10 +77,17 @@ def test_unreachable_api_is_one_line_and_no_files(tmp_path):
 
 def test_bad_key_is_one_line(fake_civis, tmp_path):
     proc = run("export", str(tmp_path / "export"), env=dict(fake_civis.env(), CIVIS_API_KEY="nope-nope"))
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert_clean(proc)
     assert "the API key was refused (401)" in proc.stderr and "nope-nope" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+def test_missing_key_is_a_usage_error(tmp_path):
+    proc = run("export", str(tmp_path / "export"), env={"CIVIS_API_KEY": "", "CIVIS_API_ENDPOINT": "http://127.0.0.1:9/"})
+    assert proc.returncode == 2
+    assert_clean(proc)
+    assert proc.stderr.strip() == "error: Civis API http://127.0.0.1:9/: CIVIS_API_KEY is not set (the key of the Civis user to act as)"
 
 
 def test_export_into_a_foreign_directory_is_a_usage_error(fake_civis, tmp_path):
