@@ -435,6 +435,32 @@ def catalog_cmd(
     out.print(f"catalog written to {path}")
 
 
+def _add_plugin_commands(target: typer.Typer) -> None:
+    """Sub-command groups that installed packages register under the `assetgraph.cli`
+    entry-point group (name -> a typer app, e.g. `civis = "assetgraph.ext.civis.cli:app"`).
+    The core imports no plugin by name; a plugin that fails to load costs one warning line."""
+    from importlib.metadata import entry_points
+
+    taken = {c.name or (c.callback.__name__ if c.callback else "") for c in target.registered_commands}
+    taken |= {g.name for g in target.registered_groups if g.name}
+    for ep in entry_points(group="assetgraph.cli"):
+        if ep.name in taken:
+            continue
+        try:
+            sub = ep.load()
+        except Exception as exc:  # a broken plugin must not break `assetgraph list`
+            err.print(f"warning: plugin commands {ep.name!r} ({ep.value}) not loaded: {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(sub, typer.Typer):
+            err.print(f"warning: plugin commands {ep.name!r} ({ep.value}) is not a typer app; ignored")
+            continue
+        target.add_typer(sub, name=ep.name)
+        taken.add(ep.name)
+
+
+_add_plugin_commands(app)
+
+
 def main() -> None:
     try:
         app()

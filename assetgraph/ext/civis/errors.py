@@ -66,3 +66,43 @@ class CivisCycleError(CivisMigrationError):
 
 class CivisVerifyError(CivisMigrationError):
     """verify cannot run (no migration report, dbt failed to build the shadow relations, ...)."""
+
+
+# the Civis API side: export and archive
+__all__ += ["CivisApiError", "CivisConfigError", "CivisExportDirError", "CivisArchiveError"]
+
+
+class CivisApiError(CivisMigrationError):
+    """The Civis API could not be used: unreachable, not the API, key refused, or a call failed.
+
+    `endpoint` is the API's base URL, `status` the HTTP status when there was one."""
+
+    def __init__(self, endpoint: str, reason: str, status: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        self.status = status
+        super().__init__(f"Civis API {endpoint}: {reason}")
+
+
+class CivisConfigError(CivisApiError):
+    """The API cannot be used as configured: CIVIS_API_KEY unset or refused, CIVIS_API_ENDPOINT
+    not a URL. Input, not a failure of the API: the CLI exits 2."""
+
+
+class CivisExportDirError(CivisMigrationError):
+    """The export directory cannot be written as asked (it holds other files, or is not writable)."""
+
+    def __init__(self, directory: object, reason: str) -> None:
+        self.directory = directory
+        self.reason = reason
+        super().__init__(f"{directory}: {reason}")
+
+
+class CivisArchiveError(CivisMigrationError):
+    """`civis archive` cannot decide: its inputs (the migration report, the catalog) are missing
+    or malformed. `where` names the file or table."""
+
+    def __init__(self, where: object, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
