@@ -7,12 +7,14 @@ runtime import, so they answer in a fraction of a second.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -54,6 +56,35 @@ def _selected(project, selection: Optional[str]):  # type: ignore[no-untyped-def
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {exc}", markup=True)
     raise typer.Exit(2)
+
+
+# ---- --debug: tracebacks on the console (otherwise one clear line per problem) ---------------
+_debug = os.environ.get("ASSETGRAPH_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Print full tracebacks (also accepted after the command)."),
+) -> None:
+    global _debug
+    _debug = _debug or debug
+
+
+def _quiet_run_logs() -> None:
+    """Before a run: without --debug the console gets no tracebacks (the Prefect logs keep them)."""
+    if not _debug:
+        from assetgraph._console_logging import hide_tracebacks_on_console
+
+        hide_tracebacks_on_console()
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error nobody raised on purpose (the API unreachable, a bug)."""
+    text = (str(exc).strip().splitlines() or [""])[0][:500]
+    if isinstance(exc, RuntimeError) and text.startswith("Failed to reach API at"):
+        return f"cannot reach the Prefect API ({text[len('Failed to reach API at'):].strip()}); " \
+               "is the server running, and is PREFECT_API_URL right?"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @app.command("list")
@@ -223,6 +254,7 @@ def materialize(
     try:
         parts = _partitions(partition, start, end)
         project = _project()
+        _quiet_run_logs()
         report = run(
             project, selection, partitions=parts, dry_run=dry_run,
             allow_failed_checks=allow_failed_checks, listener=live, full_refresh=full_refresh,
@@ -246,6 +278,7 @@ def check(
     from assetgraph.execution import check as run_checks
 
     try:
+        _quiet_run_logs()
         report = run_checks(_project(), selection, allow_failed_checks=allow_failed_checks)
     except AssetGraphError as exc:
         _fail(exc)
@@ -328,11 +361,20 @@ def catalog_cmd(
 
 
 def main() -> None:
+    # `--debug` is a global option; accept it after the command too (`materialize X --debug`)
+    if "--debug" in sys.argv[2:]:
+        sys.argv.remove("--debug")
+        sys.argv.insert(1, "--debug")
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if _debug:
+            raise
+        err.print(f"[bold red]error:[/] {escape(_unexpected(exc))} (run with --debug for the traceback)", markup=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
