@@ -15,13 +15,13 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.tree import Tree
 
 from assetgraph._env import apply_defaults, drain_prefect_services
 
 apply_defaults()
 
+from assetgraph._output import key_table, print_lines  # noqa: E402
 from assetgraph.errors import AssetGraphError  # noqa: E402
 
 app = typer.Typer(
@@ -123,22 +123,23 @@ def list_(
             )
         out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"{len(keys)} assets", title_justify="left")
-    for col in ("asset", "kind", "group", "deps", "checks", "tags"):
-        table.add_column(col)
+    rows = []
     for k in keys:
         s = g.spec(k)
         checks = g.checks_for(k)
         blocking = sum(c.blocking for c in checks)
-        table.add_row(
+        rows.append((
             str(k),
             s.kind.value,
             s.group,
             ", ".join(str(d) for d in sorted(s.deps)) or "-",
             f"{len(checks)} ({blocking} blocking)" if checks else "-",
             ", ".join(sorted(s.tags)) or "-",
-        )
-    out.print(table)
+        ))
+    if not out.is_terminal:  # piped: one asset per line, whole keys (see _output.py)
+        print_lines(out, [(r[0], r[1], r[2], r[3].replace(", ", ","), r[4], r[5].replace(", ", ",")) for r in rows])
+        return
+    out.print(key_table(f"{len(keys)} assets", ("asset", "kind", "group", "deps", "checks", "tags"), rows, out.width))
 
 
 @app.command()
@@ -192,25 +193,24 @@ def _partitions(partition: Optional[str], start: Optional[str], end: Optional[st
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title=f"run {report.run_id}", title_justify="left")
-    for col in ("asset", "partition", "status", "rows", "seconds", "checks"):
-        table.add_column(col, justify="right" if col in ("rows", "seconds") else "left")
     colors = {"success": "green", "failed": "red", "skipped": "yellow", "dry_run": "cyan"}
+    rows = []
     for o in report.outcomes:
         n_ok = sum(c.result.ok for c in o.checks)
         checks = f"{n_ok}/{len(o.checks)} passed" if o.checks else "-"
         status = o.status.value
         if o.blocked_by:
             status = "check failed"
-        table.add_row(
+        rows.append((
             str(o.key),
             o.partition or "-",
             f"[{colors.get(o.status.value, 'white')}]{status}[/]" if not o.blocked_by else f"[red]{status}[/]",
             "" if o.row_count is None else f"{o.row_count:,}",
             f"{o.seconds:.1f}",
             checks,
-        )
-    out.print(table)
+        ))
+    out.print(key_table(f"run {report.run_id}", ("asset", "partition", "status", "rows", "seconds", "checks"),
+                        rows, out.width, right=("rows", "seconds")))
     for o in report.outcomes:
         for c in o.checks:
             if not c.result.ok and c.result.status.value != "skipped":
@@ -283,15 +283,14 @@ def check(
     except AssetGraphError as exc:
         _fail(exc)
         return
-    table = Table(title=f"checks ({report.run_id})", title_justify="left")
-    for col in ("check", "source", "blocking", "status", "message"):
-        table.add_column(col)
+    rows = []
     for o in report.outcomes:
         for c in o.checks:
             color = "green" if c.result.ok else ("red" if c.blocking else "yellow")
-            table.add_row(str(c.key), c.source, "yes" if c.blocking else "no",
-                          f"[{color}]{c.result.status.value}[/]", c.result.message[:120])
-    out.print(table)
+            rows.append((str(c.key), c.source, "yes" if c.blocking else "no",
+                         f"[{color}]{c.result.status.value}[/]", escape(c.result.message[:120])))
+    out.print(key_table(f"checks ({report.run_id})", ("check", "source", "blocking", "status", "message"), rows,
+                        out.width))
     if not report.succeeded:
         raise typer.Exit(1)
 
@@ -315,18 +314,26 @@ def status(
     if as_json:
         out.print_json(json.dumps([v.as_json() for v in views]))
         return
-    table = Table(title="asset status", title_justify="left")
-    for col in ("asset", "kind", "last status", "last success (UTC)", "rows", "fresh", "failing checks"):
-        table.add_column(col)
+    if not out.is_terminal:  # piped: one asset per line, whole keys (see _output.py)
+        print_lines(out, [
+            (v.key, v.kind, v.last_status or "never",
+             v.last_success_at.strftime("%Y-%m-%dT%H:%M") if v.last_success_at else "-",
+             "-" if v.row_count is None else v.row_count,
+             "-" if v.stale is None else ("stale" if v.stale else "fresh"), ",".join(v.failed_checks) or "-")
+            for v in views
+        ])
+        return
+    rows = []
     for v in views:
         fresh = "-" if v.stale is None else ("[red]stale[/]" if v.stale else "[green]fresh[/]")
-        table.add_row(
+        rows.append((
             v.key, v.kind, v.last_status or "never",
             v.last_success_at.strftime("%Y-%m-%d %H:%M") if v.last_success_at else "-",
             "" if v.row_count is None else f"{v.row_count:,}", fresh,
             ", ".join(v.failed_checks) or "-",
-        )
-    out.print(table)
+        ))
+    out.print(key_table("asset status", ("asset", "kind", "last status", "last success (UTC)", "rows", "fresh",
+                                         "failing checks"), rows, out.width))
 
 
 @app.command("catalog")
