@@ -18,6 +18,8 @@ __all__ = [
     "WarehouseError",
     "DbtError",
     "ConfigError",
+    "WorkPoolError",
+    "PrefectApiError",
 ]
 
 
@@ -93,3 +95,21 @@ class DbtError(AssetGraphError):
         self.command = command
         self.reason = reason
         super().__init__(f"dbt {command} failed: {reason}")
+
+
+class WorkPoolError(AssetGraphError):
+    """A work pool declared in code that cannot be created or used as declared."""
+
+    def __init__(self, pool: str, reason: str) -> None:
+        self.pool = pool
+        self.reason = reason
+        super().__init__(f"work pool {pool!r}: {reason}")
+
+
+class PrefectApiError(AssetGraphError):
+    """The Prefect API cannot be reached or is not a Prefect API."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Prefect API at {url or '(PREFECT_API_URL not set)'}: {reason}")
