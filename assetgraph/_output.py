@@ -54,6 +54,8 @@ def _field(value: object) -> str:
 
 
 def print_lines(console: Console, rows: Iterable[Sequence[object]]) -> None:
-    """One tab-separated line per row (empty fields as `-`), never wrapped, no markup."""
+    """One tab-separated line per row (empty fields as `-`), never wrapped, no markup. Written
+    to the console's file directly: rich would expand the tabs into spaces."""
     for row in rows:
-        console.out("\t".join(_field(v) for v in row), highlight=False)
+        console.file.write("\t".join(_field(v) for v in row) + "\n")
+    console.file.flush()
