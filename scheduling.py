@@ -21,12 +21,10 @@ import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 from assetgraph.work_pools import Change, WorkPool
 
-ROOT = Path(__file__).resolve().parent
 MANAGED_TAG = "managed-by:assetgraph"
 FLOWS = ("assetgraph-materialize", "assetgraph-freshness")
 DEFAULT_POOL = os.environ.get("ASSETGRAPH_WORK_POOL", "").strip() or "assetgraph-process"

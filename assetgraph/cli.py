@@ -278,7 +278,6 @@ def check(
     from assetgraph.execution import check as run_checks
 
     try:
-        _quiet_run_logs()
         report = run_checks(_project(), selection, allow_failed_checks=allow_failed_checks)
     except AssetGraphError as exc:
         _fail(exc)
