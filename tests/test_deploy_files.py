@@ -1,9 +1,11 @@
 """The container image and the deploy workflow, read as files; the image built when it can be.
 
-A container engine and a container registry cannot run here (no Docker daemon; podman and buildah
-install, but cannot run a container: crun is denied `setrlimit`, and no base image can be
-downloaded at test time). So the Dockerfile is checked line by line, and built only when a
-local engine has the base image already (`--pull=never`: nothing is ever downloaded).
+A container engine and a container registry cannot run here: there is no Docker daemon; podman
+and buildah install, but podman cannot run a container (crun is denied `setrlimit`), and the
+base image cannot be downloaded (no registry is reachable; never at test time anyway).
+`buildah bud --isolation chroot` does build this Dockerfile once a base image is in local
+storage (measured on a locally made stand-in). So the Dockerfile is checked line by line, and
+built only when a local engine has the base image already (`--pull=never`).
 """
 
 from __future__ import annotations
