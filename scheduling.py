@@ -168,7 +168,7 @@ def _client() -> Iterator[Any]:
 
     url = PREFECT_API_URL.value() or ""
     if not url:
-        raise PrefectApiError("", "PREFECT_API_URL is not set: point it at the server to plan against")
+        raise PrefectApiError("", "set PREFECT_API_URL to the server to plan and apply against")
     with get_client(sync_client=True) as client:
         problem = client.api_healthcheck()
         if problem is not None:
