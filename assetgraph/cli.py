@@ -7,19 +7,21 @@ runtime import, so they answer in a fraction of a second.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 from rich.tree import Tree
 
 from assetgraph._env import apply_defaults, drain_prefect_services
 
 apply_defaults()
 
+from assetgraph._output import key_table, print_lines  # noqa: E402
 from assetgraph.errors import AssetGraphError  # noqa: E402
 from assetgraph._cli_project import project_options, project_settings  # noqa: E402, I001
 
@@ -69,6 +71,35 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+# ---- --debug: tracebacks on the console (otherwise one clear line per problem) ---------------
+_debug = os.environ.get("ASSETGRAPH_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Print full tracebacks (also accepted after the command)."),
+) -> None:
+    global _debug
+    _debug = _debug or debug
+
+
+def _quiet_run_logs() -> None:
+    """Before a run: without --debug the console gets no tracebacks (the Prefect logs keep them)."""
+    if not _debug:
+        from assetgraph._console_logging import hide_tracebacks_on_console
+
+        hide_tracebacks_on_console()
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error nobody raised on purpose (the API unreachable, a bug)."""
+    text = (str(exc).strip().splitlines() or [""])[0][:500]
+    if isinstance(exc, RuntimeError) and text.startswith("Failed to reach API at"):
+        return f"cannot reach the Prefect API ({text[len('Failed to reach API at'):].strip()}); " \
+               "is the server running, and is PREFECT_API_URL right?"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 @app.command("list")
 @project_options
 def list_(
@@ -107,22 +138,23 @@ def list_(
             )
         out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"{len(keys)} assets", title_justify="left")
-    for col in ("asset", "kind", "group", "deps", "checks", "tags"):
-        table.add_column(col)
+    rows = []
     for k in keys:
         s = g.spec(k)
         checks = g.checks_for(k)
         blocking = sum(c.blocking for c in checks)
-        table.add_row(
+        rows.append((
             str(k),
             s.kind.value,
             s.group,
             ", ".join(str(d) for d in sorted(s.deps)) or "-",
             f"{len(checks)} ({blocking} blocking)" if checks else "-",
             ", ".join(sorted(s.tags)) or "-",
-        )
-    out.print(table)
+        ))
+    if not out.is_terminal:  # piped: one asset per line, whole keys (see _output.py)
+        print_lines(out, [(r[0], r[1], r[2], r[3].replace(", ", ","), r[4], r[5].replace(", ", ",")) for r in rows])
+        return
+    out.print(key_table(f"{len(keys)} assets", ("asset", "kind", "group", "deps", "checks", "tags"), rows, out.width))
 
 
 @app.command()
@@ -180,25 +212,24 @@ def _partitions(partition: Optional[str], start: Optional[str], end: Optional[st
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title=f"run {report.run_id}", title_justify="left")
-    for col in ("asset", "partition", "status", "rows", "seconds", "checks"):
-        table.add_column(col, justify="right" if col in ("rows", "seconds") else "left")
     colors = {"success": "green", "failed": "red", "skipped": "yellow", "dry_run": "cyan"}
+    rows = []
     for o in report.outcomes:
         n_ok = sum(c.result.ok for c in o.checks)
         checks = f"{n_ok}/{len(o.checks)} passed" if o.checks else "-"
         status = o.status.value
         if o.blocked_by:
             status = "check failed"
-        table.add_row(
+        rows.append((
             str(o.key),
             o.partition or "-",
             f"[{colors.get(o.status.value, 'white')}]{status}[/]" if not o.blocked_by else f"[red]{status}[/]",
             "" if o.row_count is None else f"{o.row_count:,}",
             f"{o.seconds:.1f}",
             checks,
-        )
-    out.print(table)
+        ))
+    out.print(key_table(f"run {report.run_id}", ("asset", "partition", "status", "rows", "seconds", "checks"),
+                        rows, out.width, right=("rows", "seconds")))
     for o in report.outcomes:
         for c in o.checks:
             if not c.result.ok and c.result.status.value != "skipped":
@@ -240,6 +271,7 @@ def materialize(
         parts = _partitions(partition, start, end)
         project = _project()
         context, defer_state = _state_options(project, selection, state, defer)
+        _quiet_run_logs()
         report = run(
             project, selection, partitions=parts, dry_run=dry_run,
             allow_failed_checks=allow_failed_checks, listener=_live_line, full_refresh=full_refresh,
@@ -307,6 +339,7 @@ def retry(
     if dry_run:  # the plan above is the answer; nothing runs, nothing is recorded
         return
     try:
+        _quiet_run_logs()
         report = run_retry(project, plan, warehouse=wh, listener=_live_line)
     except AssetGraphError as exc:
         _fail(exc)
@@ -355,15 +388,14 @@ def check(
     except AssetGraphError as exc:
         _fail(exc)
         return
-    table = Table(title=f"checks ({report.run_id})", title_justify="left")
-    for col in ("check", "source", "blocking", "status", "message"):
-        table.add_column(col)
+    rows = []
     for o in report.outcomes:
         for c in o.checks:
             color = "green" if c.result.ok else ("red" if c.blocking else "yellow")
-            table.add_row(str(c.key), c.source, "yes" if c.blocking else "no",
-                          f"[{color}]{c.result.status.value}[/]", c.result.message[:120])
-    out.print(table)
+            rows.append((str(c.key), c.source, "yes" if c.blocking else "no",
+                         f"[{color}]{c.result.status.value}[/]", escape(c.result.message[:120])))
+    out.print(key_table(f"checks ({report.run_id})", ("check", "source", "blocking", "status", "message"), rows,
+                        out.width))
     if not report.succeeded:
         raise typer.Exit(1)
 
@@ -389,18 +421,26 @@ def status(
     if as_json:
         out.print_json(json.dumps([v.as_json() for v in views]))
         return
-    table = Table(title="asset status", title_justify="left")
-    for col in ("asset", "kind", "last status", "last success (UTC)", "rows", "fresh", "failing checks"):
-        table.add_column(col)
+    if not out.is_terminal:  # piped: one asset per line, whole keys (see _output.py)
+        print_lines(out, [
+            (v.key, v.kind, v.last_status or "never",
+             v.last_success_at.strftime("%Y-%m-%dT%H:%M") if v.last_success_at else "-",
+             "-" if v.row_count is None else v.row_count,
+             "-" if v.stale is None else ("stale" if v.stale else "fresh"), ",".join(v.failed_checks) or "-")
+            for v in views
+        ])
+        return
+    rows = []
     for v in views:
         fresh = "-" if v.stale is None else ("[red]stale[/]" if v.stale else "[green]fresh[/]")
-        table.add_row(
+        rows.append((
             v.key, v.kind, v.last_status or "never",
             v.last_success_at.strftime("%Y-%m-%d %H:%M") if v.last_success_at else "-",
             "" if v.row_count is None else f"{v.row_count:,}", fresh,
             ", ".join(v.failed_checks) or "-",
-        )
-    out.print(table)
+        ))
+    out.print(key_table("asset status", ("asset", "kind", "last status", "last success (UTC)", "rows", "fresh",
+                                         "failing checks"), rows, out.width))
 
 
 @app.command("catalog")
@@ -462,11 +502,20 @@ _add_plugin_commands(app)
 
 
 def main() -> None:
+    # `--debug` is a global option; accept it after the command too (`materialize X --debug`)
+    if "--debug" in sys.argv[2:]:
+        sys.argv.remove("--debug")
+        sys.argv.insert(1, "--debug")
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if _debug:
+            raise
+        err.print(f"[bold red]error:[/] {escape(_unexpected(exc))} (run with --debug for the traceback)", markup=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ __all__ = [
     "SelectionContextError",
     "StateError",
     "RetryError",
+    "WorkPoolError",
+    "PrefectApiError",
 ]
 
 
@@ -131,3 +133,21 @@ class StateError(AssetGraphError):
 
 class RetryError(AssetGraphError):
     """`assetgraph retry` cannot find or plan the run it was asked to retry."""
+
+
+class WorkPoolError(AssetGraphError):
+    """A work pool declared in code that cannot be created or used as declared."""
+
+    def __init__(self, pool: str, reason: str) -> None:
+        self.pool = pool
+        self.reason = reason
+        super().__init__(f"work pool {pool!r}: {reason}")
+
+
+class PrefectApiError(AssetGraphError):
+    """The Prefect API cannot be reached or is not a Prefect API."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Prefect API at {url or '(PREFECT_API_URL not set)'}: {reason}")

@@ -8,6 +8,8 @@ __all__ = ["SyncError", "SyncConfigError", "SyncLockedError", "FailureFractionEx
 class SyncError(Exception):
     """Base of every error the sync raises on purpose."""
 
+    transient = False  # deterministic unless a subclass says otherwise (assetgraph.execution.failures)
+
 
 class SyncConfigError(SyncError):
     def __init__(self, variable: str, reason: str) -> None:
@@ -17,6 +19,8 @@ class SyncConfigError(SyncError):
 
 
 class SyncLockedError(SyncError):
+    transient = True  # the other run ends; a later attempt gets the lock
+
     def __init__(self) -> None:
         super().__init__("another van_source_codes sync holds the lock; not starting a second one")
 
@@ -33,4 +37,6 @@ class FailureFractionExceeded(SyncError):
 class RequestFailed(SyncError):
     def __init__(self, method: str, path: str, reason: str, attempts: int) -> None:
         self.method, self.path, self.reason, self.attempts = method, path, reason, attempts
+        # refused credentials (HTTP 4xx) stay refused; no answer at all may come back
+        self.transient = not reason.startswith("HTTP 4")
         super().__init__(f"{method} {path} failed after {attempts} attempt(s): {reason}")

@@ -15,10 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import scheduling
+from assetgraph.work_pools import WorkPool
 from scheduling import Schedule
 from tests.conftest import REPO
 
 POOL = "test-process-pool"
+POOLS = (WorkPool(POOL, "process"),)
 
 
 @pytest.fixture(scope="module")
@@ -58,26 +60,27 @@ def test_apply_plan_update_delete_and_hands_off(prefect_server):
     materialize_flow.to_deployment(name="made-by-hand", parameters={"selection": "raw/signups"}).apply()
 
     extra = _nightly(name="t-extra", cron="0 6 * * *", tags=())
-    changes = scheduling.apply((_nightly(), extra))
-    assert {c.name: c.action for c in changes} == {"t-nightly": "create", "t-extra": "create"}
+    changes = scheduling.apply((_nightly(), extra), POOLS)
+    assert {c.name: c.action for c in changes if c.kind == "deployment"} == {"t-nightly": "create", "t-extra": "create"}
+    assert [(c.kind, c.name, c.action) for c in changes if c.kind == "work pool"] == [("work pool", POOL, "unchanged")]
     d = _deployment("t-nightly")
     sched = d.schedules[0]
     assert sched.schedule.cron == "5 2 * * *" and sched.schedule.timezone == "America/New_York"
     assert d.parameters == {"selection": "+sync/van_source_codes"}
     assert d.work_pool_name == POOL and scheduling.MANAGED_TAG in d.tags
 
-    again = scheduling.apply((_nightly(), extra))
+    again = scheduling.apply((_nightly(), extra), POOLS)
     assert {c.action for c in again} == {"unchanged"}, [(c.name, c.fields) for c in again]
 
-    edited = scheduling.plan((_nightly(cron="30 3 * * *"), extra))
+    edited = scheduling.plan((_nightly(cron="30 3 * * *"), extra), POOLS)
     by_name = {c.name: c for c in edited}
     assert by_name["t-extra"].action == "unchanged"
     assert by_name["t-nightly"].action == "update"
     assert by_name["t-nightly"].fields == {"cron": ("5 2 * * *", "30 3 * * *")}
     assert _deployment("t-nightly").schedules[0].schedule.cron == "5 2 * * *"  # plan changed nothing
 
-    removed = scheduling.apply((_nightly(),))
-    assert {c.name: c.action for c in removed} == {"t-nightly": "unchanged", "t-extra": "delete"}
+    removed = scheduling.apply((_nightly(),), POOLS)
+    assert {c.name: c.action for c in removed if c.kind == "deployment"} == {"t-nightly": "unchanged", "t-extra": "delete"}
     with get_client(sync_client=True) as client:
         names = {d.name for d in client.read_deployments()}
     assert "t-extra" not in names
@@ -135,7 +138,7 @@ def test_worker_runs_the_nightly_deployment_and_failures_alert(prefect_server, w
 
     url, received = receiver
     bad = _nightly(name="t-broken", selection="marts/no_such_asset")
-    scheduling.apply((_nightly(), bad))
+    scheduling.apply((_nightly(), bad), POOLS)
     generate(tmp_path / "signups", SampleConfig(rows=400, days=2, seed=9, start=dt.date(2026, 11, 1)))
     import csv
 
@@ -166,3 +169,156 @@ def test_worker_runs_the_nightly_deployment_and_failures_alert(prefect_server, w
     assert len(received) == 1
     assert "t-broken" in json.dumps(received) or "ended Failed" in received[0]["text"]
     assert "ended Failed" in received[0]["text"]
+
+
+# ---- a fresh server, from the command line; work pools; errors -------------------------------
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A Prefect server with nothing on it: no work pool, no deployment."""
+    from assetgraph.devserver import local_prefect_server
+
+    with local_prefect_server(tmp_path / "prefect-home") as url:
+        yield url
+
+
+def _scheduling(url: str, *args: str, script: str = "scheduling.py", **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "PREFECT_API_URL": url, **env}
+    for name in ("ASSETGRAPH_WORK_POOL", "ASSETGRAPH_IMAGE"):
+        if name not in env:
+            environ.pop(name, None)
+    return subprocess.run([sys.executable, script, *args], env=environ, cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _server_deployments(url: str) -> dict:
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        return {d.name: d for d in client.read_deployments()}
+
+
+def _server_pool(url: str, name: str):
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        return client.read_work_pool(name)
+
+
+def _actions(stdout: str) -> list[tuple[str, ...]]:
+    """(action, kind, name) per change line of `scheduling.py plan/apply`."""
+    out = []
+    for line in stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("create", "update", "unchanged", "delete"):
+            kind = "work pool" if parts[1:3] == ["work", "pool"] else parts[1]
+            out.append((parts[0], kind, parts[-1]))
+    return out
+
+
+def test_apply_on_a_fresh_server_creates_the_pool_and_a_second_apply_changes_nothing(fresh_server):
+    names = [s.name for s in scheduling.SCHEDULES]
+    plan = _scheduling(fresh_server, "plan")
+    assert plan.returncode == 0, plan.stderr
+    assert _actions(plan.stdout) == [("create", "work pool", "assetgraph-process")] + [
+        ("create", "deployment", n) for n in names]
+    assert _server_deployments(fresh_server) == {}  # plan changed nothing
+
+    first = _scheduling(fresh_server, "apply")
+    assert first.returncode == 0 and "Traceback" not in first.stdout + first.stderr, first.stderr
+    pool = _server_pool(fresh_server, "assetgraph-process")
+    assert pool.type == "process" and "working_dir" in pool.base_job_template["variables"]["properties"]
+
+    deployments = _server_deployments(fresh_server)
+    assert sorted(deployments) == sorted(names)
+    for d in deployments.values():
+        assert d.work_pool_name == "assetgraph-process"
+        assert d.entrypoint in ("assetgraph.execution.deployable.materialize_flow",
+                                "assetgraph.execution.deployable.freshness_flow")
+        assert d.path is None and d.pull_steps == [] and d.job_variables == {"working_dir": "."}
+        assert str(REPO) not in d.model_dump_json()  # nothing of the machine that applied it
+
+    again = _scheduling(fresh_server, "apply")
+    assert again.returncode == 0, again.stderr
+    assert {a for a, _, _ in _actions(again.stdout)} == {"unchanged"}
+    assert again.stdout.splitlines()[-1] == f"0 create, 0 update, {len(names) + 1} unchanged, 0 delete"
+    assert {n: d.updated for n, d in _server_deployments(fresh_server).items()} == {
+        n: d.updated for n, d in deployments.items()}
+
+
+CONTAINER_POOLS = {
+    "assetgraph-docker": ("docker", {"auto_remove": True, "mem_limit": "4g"}),
+    "assetgraph-ecs": ("ecs", {"cpu": 1024, "memory": 4096, "launch_type": "FARGATE"}),
+    "assetgraph-kubernetes": ("kubernetes", {"namespace": "assetgraph", "image_pull_policy": "IfNotPresent",
+                                             "finished_job_ttl": 86400}),
+}
+
+
+def test_container_pools_carry_the_image_the_command_and_the_job_variables(fresh_server):
+    """The shipped WORK_POOLS, one container type after the other, as CI applies them. No worker
+    runs: a container engine / ECS / Kubernetes cannot run here; the server is real."""
+    image = "ci-registry/assetgraph:3f2a9c1d0b7e"
+    for pool_name, (pool_type, job_variables) in CONTAINER_POOLS.items():
+        applied = _scheduling(fresh_server, "apply", ASSETGRAPH_WORK_POOL=pool_name, ASSETGRAPH_IMAGE=image)
+        assert applied.returncode == 0 and "Traceback" not in applied.stderr, applied.stderr
+        assert ("create", "work pool", pool_name) in _actions(applied.stdout)
+        pool = _server_pool(fresh_server, pool_name)
+        variables = pool.base_job_template["variables"]["properties"]
+        assert pool.type == pool_type and {"image", "command", "env"} <= set(variables)
+        assert set(job_variables) <= set(variables)  # the server validates them against the template
+        for d in _server_deployments(fresh_server).values():
+            assert d.work_pool_name == pool_name
+            assert d.job_variables == {**job_variables, "image": image, "command": "prefect flow-run execute"}
+            assert d.pull_steps == [{"prefect.deployments.steps.set_working_directory": {"directory": "/opt/assetgraph"}}]
+            assert d.path is None and d.entrypoint.startswith("assetgraph.execution.deployable.")
+            assert str(REPO) not in d.model_dump_json()
+        again = _scheduling(fresh_server, "plan", ASSETGRAPH_WORK_POOL=pool_name, ASSETGRAPH_IMAGE=image)
+        assert {a for a, _, _ in _actions(again.stdout)} == {"unchanged"}, again.stdout
+
+
+UNKNOWN_TYPE = """
+import sys
+import scheduling
+from assetgraph.work_pools import WorkPool
+scheduling.WORK_POOLS = (WorkPool("assetgraph-process", "no-such-type", image="x:1"),)
+sys.exit(scheduling.main(["scheduling.py", "apply"]))
+"""
+
+
+def test_errors_are_one_line_and_a_non_zero_exit(fresh_server, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+    script = tmp_path / "unknown_type.py"
+    script.write_text(UNKNOWN_TYPE)
+    cases = {
+        "unreachable": (_scheduling(closed, "plan"), "not reachable"),
+        "wrong URL": (_scheduling(fresh_server.removesuffix("/api"), "apply"), "not a Prefect API URL"),
+        "unknown type": (_scheduling(fresh_server, script=str(script), PYTHONPATH=str(REPO)),
+                         "unknown work pool type 'no-such-type'"),
+        "undeclared pool": (_scheduling(fresh_server, "apply", ASSETGRAPH_WORK_POOL="nope"),
+                            "WORK_POOLS does not declare it"),
+    }
+    for name, (result, expected) in cases.items():
+        assert result.returncode == 1, (name, result.stdout, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr, name
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], (name, lines)
+    assert _server_deployments(fresh_server) == {}  # nothing was half-applied
+    debug = _scheduling(closed, "plan", "--debug")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_a_container_pool_needs_an_image_and_the_template_comes_from_disk():
+    from assetgraph.errors import WorkPoolError
+    from assetgraph.work_pools import base_job_template
+
+    with pytest.raises(WorkPoolError, match="a docker pool runs an image"):
+        WorkPool("p", "docker")
+    template = base_job_template(WorkPool("p", "ecs", image="x:1"))
+    assert "task_definition_arn" in template["variables"]["properties"]
+    explicit = {"job_configuration": {"image": "{{ image }}"}, "variables": {"properties": {"image": {"type": "string"}}}}
+    assert base_job_template(WorkPool("p", "custom-thing", image="x:1", base_job_template=explicit)) == explicit

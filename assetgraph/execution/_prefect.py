@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable
 
 from assetgraph import catalog
+from assetgraph.execution.failures import retry_condition
 from assetgraph.execution.outcomes import AssetStatus, StepOutcome
 from assetgraph.execution.plan import Plan, Step
 from assetgraph.execution.steps import (
@@ -126,6 +127,7 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
             task_run_name=step.id,
             retries=spec.retries,
             retry_delay_seconds=retry_delay,
+            retry_condition_fn=retry_condition,  # transient failures only (see failures.py)
             cache_policy=NO_CACHE,
             persist_result=False,
         )

@@ -240,14 +240,16 @@ def skip_step(ctx: RunContext, step: Step, reason: str) -> StepOutcome:
 
 
 def failed_step(ctx: RunContext, step: Step, error: BaseException, seconds: float) -> StepOutcome:
-    message = str(error) if isinstance(error, AssetGraphError) else f"{type(error).__name__}: {error}"
+    from assetgraph.execution.failures import failure_message, is_transient
+
     outcome = StepOutcome(
         key=step.key,
         partition=step.partition,
         status=AssetStatus.FAILED,
         seconds=seconds,
-        message=message[:2000],
+        message=failure_message(error)[:2000],
         attempts=ctx.attempts.get(step.id, 0),
+        metadata={"error_type": type(error).__name__, "transient": is_transient(error)},
     )
     record(ctx, outcome, None)
     return outcome

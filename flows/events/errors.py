@@ -45,6 +45,8 @@ def safe_url(url: str) -> str:
 class EventsError(Exception):
     """Base of every error the events extraction raises on purpose."""
 
+    transient = False  # deterministic unless a subclass says otherwise (assetgraph.execution.failures)
+
 
 class EventsConfigError(EventsError):
     def __init__(self, setting: str, reason: str) -> None:
@@ -92,6 +94,8 @@ class EventsRequestError(EventsApiError):
 
 class EventsRetriesExhaustedError(EventsApiError):
     """429, 5xx, timeouts or connection errors went on for every allowed attempt."""
+
+    transient = True
 
     def __init__(self, *, method: str, path: str, status: int | None, attempts: int, last_error: str,
                  pages_fetched: int = 0) -> None:

@@ -31,6 +31,10 @@ __all__ = [
 class ExtractionError(Exception):
     """Base of every error the extraction flows raise on purpose."""
 
+    # Deterministic: the same files and settings fail the same way again, so an asset's
+    # retries are not spent on it (see assetgraph.execution.failures).
+    transient = False
+
 
 class ConfigurationError(ExtractionError):
     def __init__(self, setting: str, value: object, reason: str) -> None:

@@ -18,6 +18,7 @@ def toy_project(tmp_path):
     )
     toy_assets.CALLS.clear()
     toy_assets.FLAKY["remaining_failures"] = 0
+    toy_assets.FLAKY["deterministic"] = False
     toy_assets.CHECK_SHOULD_FAIL["value"] = True
     return load_project(settings)
 

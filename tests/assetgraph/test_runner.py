@@ -65,6 +65,21 @@ def test_retries_then_success(project, warehouse, prefect_api):
     assert attempts == 3
 
 
+def test_a_deterministic_failure_is_not_retried(project, warehouse, prefect_api):
+    """marts/assignments has retries=2; a ValueError fails the same way on every attempt."""
+    toy_assets.CHECK_SHOULD_FAIL["value"] = False
+    toy_assets.FLAKY.update(remaining_failures=2, deterministic=True)
+    report = materialize(project, "+sync/codes", warehouse=warehouse, options={"retry_delay_seconds": 0})
+    assert not report.succeeded
+    assert toy_assets.CALLS.count("marts/assignments") == 1
+    (attempts, message, meta), = rows(
+        warehouse, "select attempts, message, metadata from asset_catalog.materializations "
+                   "where run_id = %s and asset_key = 'marts/assignments'", report.run_id,
+    )
+    assert attempts == 1 and message == "ValueError: assignments.csv: column 'van_id' is not a number"
+    assert '"transient": false' in meta
+
+
 def test_failure_skips_downstream_with_a_clear_message(project, warehouse, prefect_api):
     report = materialize(project, "raw/broken+", warehouse=warehouse)
     by_key = {str(o.key): o for o in report.outcomes}

@@ -4,7 +4,7 @@ from assetgraph import CheckResult, MaterializeResult, asset, asset_check
 from assetgraph.specs import DailyPartitions
 
 CALLS: list[str] = []
-FLAKY = {"remaining_failures": 0}
+FLAKY = {"remaining_failures": 0, "deterministic": False}
 CHECK_SHOULD_FAIL = {"value": True}
 
 
@@ -19,6 +19,8 @@ def assignments(context):
     CALLS.append("marts/assignments")
     if FLAKY["remaining_failures"] > 0:
         FLAKY["remaining_failures"] -= 1
+        if FLAKY["deterministic"]:
+            raise ValueError("assignments.csv: column 'van_id' is not a number")
         raise ConnectionError("transient warehouse hiccup")
     return MaterializeResult(row_count=7)
 
