@@ -19,6 +19,7 @@ ENV DO_NOT_TRACK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     ASSETGRAPH_HOME=/opt/assetgraph \
+    PYTHONPATH=/opt/assetgraph \
     PREFECT_HOME=/home/assetgraph/.prefect \
     XDG_RUNTIME_DIR=/tmp/runtime-assetgraph
 
@@ -29,10 +30,11 @@ RUN groupadd --system --gid 10001 assetgraph \
 
 WORKDIR /opt/assetgraph
 COPY . /opt/assetgraph
-# The project is installed (not editable) with its runtime dependencies pinned by constraints.txt.
-# The dbt project, profiles, pyproject.toml ([tool.assetgraph]) and scheduling.py stay in
-# /opt/assetgraph, where deployments' pull step puts the flow run.
-RUN pip install --constraint constraints.txt . \
+# The asset layer is installed (not editable) with the template's extras, pinned by
+# constraints.txt. The project's own code (flows/, sync/, quality/, scheduling.py), the dbt
+# project, profiles and pyproject.toml ([tool.assetgraph]) stay in /opt/assetgraph, on
+# PYTHONPATH as the .pth of `make install` puts them, where deployments' pull step starts.
+RUN pip install --constraint constraints.txt '.[template]' \
  && mkdir -p dbt_project/target dbt_project/logs reports \
  && chown -R assetgraph:assetgraph dbt_project/target dbt_project/logs reports
 

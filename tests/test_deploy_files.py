@@ -38,7 +38,9 @@ def test_the_image_is_slim_python_311_with_the_pinned_runtime_only():
     assert re.fullmatch(r"PYTHON_IMAGE=python:3\.11-slim(-\w+)?", base)
     assert [args for op, args in steps if op == "FROM"] == ["${PYTHON_IMAGE}"]
     (install,) = [args for op, args in steps if op == "RUN" and "pip install" in args]
-    assert "--constraint constraints.txt ." in install
+    assert "--constraint constraints.txt '.[template]'" in install  # the wheel is the asset layer only
+    env = " ".join(args for op, args in steps if op == "ENV")
+    assert "PYTHONPATH=/opt/assetgraph" in env  # flows/, sync/, quality/ are the project's code
     assert not re.search(r"\[.*test.*\]|pytest|playwright|moto", install)  # no test tools
 
 
