@@ -13,7 +13,7 @@ from assetgraph.execution import AssetStatus, materialize
 from assetgraph.execution.retry import load_retry, retry
 from assetgraph.loader import load_project
 from assetgraph.warehouse import connect
-from flows.sample_data import SampleConfig, generate
+from flows.signups.sample_data import SampleConfig, generate
 from tests.conftest import REPO
 
 INT = "intermediate/int_people_first_touch"

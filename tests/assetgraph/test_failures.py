@@ -17,8 +17,8 @@ import requests
 from assetgraph.errors import SelectionSyntaxError
 from assetgraph.execution.failures import failure_message, is_transient
 from assetgraph.warehouse import connect
-from flows.errors import ConfigurationError, EmptyFileError, LandingFailedError, MissingColumnError
-from flows.events_errors import EventsAuthError, EventsRetriesExhaustedError
+from flows.landing.errors import ConfigurationError, EmptyFileError, LandingFailedError, MissingColumnError
+from flows.events.errors import EventsAuthError, EventsRetriesExhaustedError
 from sync.errors import FailureFractionExceeded, RequestFailed, SyncConfigError, SyncLockedError
 
 
