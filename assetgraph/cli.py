@@ -56,6 +56,17 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _prefect_runtime() -> None:
+    """Before a command imports Prefect: use `PREFECT_API_URL`, or start/reuse the project's
+    local Prefect server (`.prefect/`) and print where its UI is."""
+    from assetgraph._prefect_server import ensure_prefect_api
+
+    try:
+        ensure_prefect_api(announce=lambda line: err.print(line, markup=False, highlight=False))
+    except AssetGraphError as exc:
+        _fail(exc)
+
+
 @app.command("list")
 def list_(
     selection: Optional[str] = typer.Argument(None, help=SELECTION_HELP),
@@ -210,6 +221,7 @@ def materialize(
     ),
 ) -> None:
     """Materialize a selection as one Prefect flow run."""
+    _prefect_runtime()
     from assetgraph.execution import materialize as run
 
     def live(o) -> None:  # type: ignore[no-untyped-def]
@@ -243,6 +255,7 @@ def check(
     allow_failed_checks: List[str] = typer.Option([], "--allow-failed-checks"),
 ) -> None:
     """Run the checks of the selected assets against the data as it is now."""
+    _prefect_runtime()
     from assetgraph.execution import check as run_checks
 
     try:

@@ -18,6 +18,7 @@ __all__ = [
     "WarehouseError",
     "DbtError",
     "ConfigError",
+    "PrefectServerError",
 ]
 
 
@@ -93,3 +94,12 @@ class DbtError(AssetGraphError):
         self.command = command
         self.reason = reason
         super().__init__(f"dbt {command} failed: {reason}")
+
+
+class PrefectServerError(AssetGraphError):
+    """The project's local Prefect server (home `.prefect/`) could not be started or reached."""
+
+    def __init__(self, home: object, reason: str) -> None:
+        self.home = home
+        self.reason = reason
+        super().__init__(f"local Prefect server ({home}): {reason}")

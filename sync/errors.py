@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SyncError", "SyncConfigError", "SyncLockedError", "FailureFractionExceeded", "RequestFailed"]
+__all__ = ["SyncError", "SyncConfigError", "SyncLockedError", "FailureFractionExceeded", "RequestFailed", "SlotWaitTimeout"]
 
 
 class SyncError(Exception):
@@ -34,3 +34,14 @@ class RequestFailed(SyncError):
     def __init__(self, method: str, path: str, reason: str, attempts: int) -> None:
         self.method, self.path, self.reason, self.attempts = method, path, reason, attempts
         super().__init__(f"{method} {path} failed after {attempts} attempt(s): {reason}")
+
+
+class SlotWaitTimeout(SyncError):
+    """A bounded wait on the Prefect global concurrency limit ran out: no slot was free in time,
+    or the Prefect API did not answer. Transient: nothing was sent; running again is safe."""
+
+    transient = True
+
+    def __init__(self, limit: str, reason: str) -> None:
+        self.limit, self.reason = limit, reason
+        super().__init__(f"concurrency limit {limit!r}: {reason}; nothing was sent, the sync can run again")
