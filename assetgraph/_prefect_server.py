@@ -144,6 +144,7 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -225,18 +226,23 @@ def ensure_local_server(home: Path, timeout: float = 180.0) -> LocalServer:
                 return current
             _terminate(current.pid)  # alive but not answering: hung, replace it
         (home / _STATE).unlink(missing_ok=True)
+        # the last port again (a bookmarked UI keeps working), else 4200, else any free one
         preferred = [p for p in ((current.port if current else None), _DEFAULT_PORT) if p]
         port = next((p for p in preferred if _port_free(p)), None) or free_port()
-        proc = spawn_server(home, port, ui=True, detached=True)
-        server = LocalServer(pid=proc.pid, port=port)
-        _write_state(home, server)
-        try:
-            wait_healthy(proc, server.api_url, home, timeout)
-        except PrefectServerError:
-            _terminate(proc.pid)
-            (home / _STATE).unlink(missing_ok=True)
-            raise
-        return server
+        for attempt in (1, 2):
+            proc = spawn_server(home, port, ui=True, detached=True)
+            server = LocalServer(pid=proc.pid, port=port)
+            _write_state(home, server)
+            try:
+                wait_healthy(proc, server.api_url, home, timeout)
+                return server
+            except PrefectServerError:
+                _terminate(proc.pid)
+                (home / _STATE).unlink(missing_ok=True)
+                if attempt == 2 or _port_free(port):
+                    raise
+                port = free_port()  # another program took the port meanwhile
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def stop_local_server(home: Path | None = None, timeout: float = 60.0) -> bool:
