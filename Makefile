@@ -46,4 +46,4 @@ prefect-stop: install
 	$(BIN)/python -m assetgraph._prefect_server stop
 
 clean: stop
-	rm -rf .warehouse reports data/signups dbt_project/target dbt_project/logs
+	rm -rf .warehouse .prefect reports data/signups dbt_project/target dbt_project/logs

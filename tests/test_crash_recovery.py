@@ -1,0 +1,196 @@
+"""Crash safety of the runtime with real processes: `python -m flows.nightly` on the project's
+managed Prefect server (its own home here), the EveryAction simulator in its own process (it
+outlives what is killed and counts every request), the real warehouse.
+
+The simulator holds code requests after a few applications, so the kill lands mid-sync with
+three requests in flight and three slots of `everyaction-api` taken; nothing here waits for
+time to pass, only for conditions (held requests, a process's exit, a server's health).
+
+(a) SIGKILL the client mid-sync, run the nightly again: it completes.
+(b) SIGKILL the Prefect server mid-sync, run the nightly again (it starts a new server): it completes.
+In both, every code is applied exactly once and never more than 3 requests are in flight.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assetgraph._prefect_server import healthy, stop_local_server
+from assetgraph.warehouse import connect
+from tests.conftest import REPO
+
+KEY = "crash-test-key"
+HOLD_AFTER = 25
+
+
+def _seed_codes() -> str:
+    with open(REPO / "dbt_project" / "seeds" / "source_code_map.csv", newline="") as fh:
+        return ",".join(sorted({row["source_code_id"] for row in csv.DictReader(fh)}))
+
+
+class _Sim:
+    """`python -m sync.simulator` in its own process, driven over HTTP."""
+
+    def __init__(self, hold_after: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sync.simulator", "--port", "0", "--auto-people", "--api-key", KEY,
+             "--codes", _seed_codes(), "--hold-after", str(hold_after)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.base_url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+        assert self.base_url.startswith("http://127.0.0.1:"), self.base_url
+        self._root = self.base_url.split("/v4/")[0]
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(self._root + "/_sim/stats", timeout=30) as r:
+            return json.loads(r.read())
+
+    def release(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(self._root + "/_sim/release", method="POST"), timeout=30).read()
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _wait_until(condition, what: str, timeout: float = 600.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the nightly exited ({proc.returncode}) before {what}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _api(url: str, path: str, body: dict | None = None) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=data, method="GET" if body is None else "POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _active_slots(api_url: str) -> int:
+    return int(_api(api_url, "/v2/concurrency_limits/everyaction-api")["active_slots"])  # type: ignore[index]
+
+
+def _server(home: Path) -> tuple[int, str]:
+    state = json.loads((home / "server.json").read_text())
+    return int(state["pid"]), f"http://127.0.0.1:{state['port']}/api"
+
+
+@pytest.fixture
+def nightly_env(tmp_path, warehouse_env):
+    sim = _Sim(HOLD_AFTER)
+    home = tmp_path / ".prefect"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "ASSETGRAPH_PREFECT_SERVER")}
+    env.update({
+        "ASSETGRAPH_PREFECT_HOME": str(home),
+        "SIGNUPS_DIR": str(tmp_path / "signups"),
+        "ASSETGRAPH_REPORTS_DIR": str(tmp_path / "reports"),
+        "NIGHTLY_SAMPLE_ROWS": "800",
+        "EVERYACTION_API_URL": sim.base_url,
+        "EVERYACTION_API_KEY": KEY,
+        "EVERYACTION_BATCH_SIZE": "30",  # a lease is 10 requests: several leases per sync
+        "EVERYACTION_TIMEOUT_SECONDS": "60",  # held requests are not given up on while we kill
+    })
+    try:
+        yield env, sim, home, warehouse_env
+    finally:
+        sim.stop()
+        stop_local_server(home)
+
+
+def _start_nightly(env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "w") as fh:
+        return subprocess.Popen([sys.executable, "-m", "flows.nightly"], cwd=REPO, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+
+
+def _kill_point(sim: _Sim, nightly: subprocess.Popen) -> None:
+    """Mid-sync: HOLD_AFTER codes applied, 3 requests held open by the simulator."""
+    _wait_until(lambda: sim.stats()["held"] == 3, "3 held requests", proc=nightly)
+
+
+def _assert_exactly_once(sim: _Sim, wh, api_url: str) -> None:
+    stats = sim.stats()
+    pairs = [tuple(p) for p in stats["applications"]]
+    twice = {p for p in pairs if pairs.count(p) > 1}
+    assert not twice, f"applied more than once: {sorted(twice)[:10]}"
+    assert stats["max_in_flight"] <= 3, stats["max_in_flight"]
+    with connect(wh) as conn, conn.cursor() as cur:
+        cur.execute("select van_id, source_code_id, status from sync.van_sync_ledger")
+        ledger = {(int(v), int(c)): s for v, c, s in cur.fetchall()}
+        cur.execute("select count(*) from sync.van_sync_slots")
+        leases = cur.fetchone()[0]
+    assert set(ledger.values()) == {"applied"}, "a code was left pending or failed"
+    assert set(ledger) == set(pairs), "the ledger and EveryAction disagree"
+    assert len(pairs) > HOLD_AFTER + 10
+    assert leases == 0  # every lease recorded was given back
+    assert _active_slots(api_url) == 0  # no slot left taken for the next run
+
+
+def test_client_killed_mid_sync_then_rerun_completes(tmp_path, nightly_env):
+    env, sim, home, wh = nightly_env
+    first = _start_nightly(env, tmp_path / "night1.log")
+    _kill_point(sim, first)
+    pid, api_url = _server(home)
+    assert _active_slots(api_url) == 3  # the slots the killed client holds
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert _active_slots(api_url) == 3  # still counted: nothing on the server frees them yet
+    sim.release()
+
+    second = subprocess.run([sys.executable, "-m", "flows.nightly"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=900)
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output[-4000:]
+    assert "Traceback" not in output, output[-4000:]
+    assert f"Prefect UI: {api_url.removesuffix('/api')}" in output
+    assert _server(home)[0] == pid  # the server outlived the killed client and was reused
+    _assert_exactly_once(sim, wh, api_url)
+
+    # the run is visible through the server: flow run, task runs, asset events, the sync's artifact
+    runs = _api(api_url, "/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 5})
+    done = [r for r in runs if r["state_type"] == "COMPLETED"]  # type: ignore[union-attr]
+    assert done, [r["state_type"] for r in runs]  # type: ignore[union-attr]
+    tasks = _api(api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [done[0]["id"]]}}, "limit": 200})
+    names = {t["task_key"].split("-")[0] for t in tasks}  # type: ignore[union-attr]
+    assert any("van_source_codes" in t["name"] and t["state_type"] == "COMPLETED" for t in tasks), names  # type: ignore[union-attr]
+    artifacts = _api(api_url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["van-source-codes-sync"]}}})
+    assert artifacts and artifacts[0]["flow_run_id"] == done[0]["id"]  # type: ignore[index]
+    events = _api(api_url, "/events/filter", {"filter": {
+        "event": {"prefix": ["prefect.asset.materialization"]},
+        "resource": {"id": ["assetgraph://sync/van_source_codes"]}}, "limit": 50})
+    assert events["events"], "no asset event of sync/van_source_codes"  # type: ignore[index]
+
+
+def test_prefect_server_killed_mid_sync_then_nightly_completes(tmp_path, nightly_env):
+    env, sim, home, wh = nightly_env
+    first = _start_nightly(env, tmp_path / "night1.log")
+    _kill_point(sim, first)
+    pid, api_url = _server(home)
+    assert _active_slots(api_url) == 3
+    os.kill(pid, signal.SIGKILL)
+    _wait_until(lambda: not healthy(api_url), "the killed server to stop answering")
+    sim.release()
+    # the client carries on without its server and ends on its own (bounded waits), whatever it reports
+    first.wait(timeout=900)
+
+    second = subprocess.run([sys.executable, "-m", "flows.nightly"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=900)
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output[-4000:] + (tmp_path / "night1.log").read_text()[-3000:]
+    new_pid, new_api = _server(home)
+    assert new_pid != pid and "Prefect UI: http://127.0.0.1:" in output  # a new server was started
+    _assert_exactly_once(sim, wh, new_api)
