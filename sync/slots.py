@@ -71,7 +71,7 @@ class SlotLeases:
 
     def __init__(
         self, connect: Callable[[], Any], limit_name: str, *,
-        lease_seconds: int = 300, wait_seconds: float = 300.0, api_attempts: int = 2,
+        lease_seconds: int = 300, wait_seconds: float = 300.0, api_attempts: int = 1,
     ) -> None:
         from prefect import get_client
 

@@ -177,7 +177,8 @@ def test_client_killed_mid_sync_then_rerun_completes(tmp_path, nightly_env):
 
 def test_prefect_server_killed_mid_sync_then_nightly_completes(tmp_path, nightly_env):
     env, sim, home, wh = nightly_env
-    first = _start_nightly(env, tmp_path / "night1.log")
+    # fewer retries of Prefect's client: the orphaned run gives up on its dead server sooner
+    first = _start_nightly({**env, "PREFECT_CLIENT_MAX_RETRIES": "1"}, tmp_path / "night1.log")
     _kill_point(sim, first)
     pid, api_url = _server(home)
     assert _active_slots(api_url) == 3
