@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -54,6 +53,13 @@ DDL = [
     )""",
 ]
 log = logging.getLogger("sync.slots")
+
+
+def _ephemeral() -> bool:
+    """No API URL configured: Prefect's ephemeral API, where no repossessor runs."""
+    from prefect.settings import get_current_settings
+
+    return not get_current_settings().api.url
 
 
 def _now() -> dt.datetime:
@@ -136,7 +142,7 @@ class SlotLeases:
             outcome = "released"
         else:
             young = (_now() - renewed_at).total_seconds() < lease_seconds
-            if young or not os.environ.get("PREFECT_API_URL"):
+            if young or _ephemeral():
                 self._call("decrement", lambda: self._client.release_concurrency_slots(
                     names=[self.limit_name], slots=slots, occupancy_seconds=1.0))
                 outcome = "lost by the server, decremented"
