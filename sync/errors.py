@@ -38,10 +38,11 @@ class RequestFailed(SyncError):
 
 class SlotWaitTimeout(SyncError):
     """A bounded wait on the Prefect global concurrency limit ran out: no slot was free in time,
-    or the Prefect API did not answer. Transient: nothing was sent; running again is safe."""
+    or the Prefect API did not answer. Transient: the requests waiting for a slot were not sent,
+    and running again is safe (it reconciles the slots first)."""
 
     transient = True
 
     def __init__(self, limit: str, reason: str) -> None:
         self.limit, self.reason = limit, reason
-        super().__init__(f"concurrency limit {limit!r}: {reason}; nothing was sent, the sync can run again")
+        super().__init__(f"concurrency limit {limit!r}: {reason}; codes waiting for a slot were not sent, running again is safe")
