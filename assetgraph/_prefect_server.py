@@ -178,7 +178,10 @@ def spawn_server(home: Path, port: int, ui: bool, detached: bool) -> subprocess.
         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": _LEASES,
         "DO_NOT_TRACK": "1",
     })
-    with open(home / _LOG, "ab") as log:
+    log_path = home / _LOG
+    if log_path.exists() and log_path.stat().st_size > 5 * 2**20:
+        os.replace(log_path, home / (_LOG + ".1"))  # keep one old log, bounded
+    with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -222,8 +225,11 @@ def ensure_local_server(home: Path, timeout: float = 180.0) -> LocalServer:
     with _locked(home, timeout):
         current = _read_state(home)
         if current is not None and _is_ours(current):
-            if healthy(current.api_url):
-                return current
+            deadline = time.monotonic() + min(timeout, 60.0)  # it may still be starting
+            while time.monotonic() < deadline:
+                if healthy(current.api_url):
+                    return current
+                time.sleep(0.25)
             _terminate(current.pid)  # alive but not answering: hung, replace it
         (home / _STATE).unlink(missing_ok=True)
         # the last port again (a bookmarked UI keeps working), else 4200, else any free one

@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if quality:
         print(f"data-quality report: {quality}")
     print(f"catalog tables:      asset_catalog.runs / materializations / check_results (run {report.run_id})")
+    if os.environ.get("PREFECT_UI_URL"):
+        print(f"flow run in the UI:  {os.environ['PREFECT_UI_URL']}/runs/flow-run/{report.run_id}")
     return 0 if report.succeeded else 1
 
 
