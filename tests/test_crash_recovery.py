@@ -195,3 +195,72 @@ def test_prefect_server_killed_mid_sync_then_nightly_completes(tmp_path, nightly
     new_pid, new_api = _server(home)
     assert new_pid != pid and "Prefect UI: http://127.0.0.1:" in output  # a new server was started
     _assert_exactly_once(sim, wh, new_api)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (the flow run a worker starts may be in its own session)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def test_worker_killed_mid_sync_then_next_run_completes(tmp_path, nightly_env):
+    """(c) A process worker and the flow run it started are SIGKILLed together (its machine or
+    container dies) mid-sync; a new worker runs the deployment again: it completes."""
+    import datetime as dt
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from assetgraph._prefect_server import ensure_local_server
+    from assetgraph.execution.deployable import materialize_flow
+    from flows.sample_data import SampleConfig, generate
+
+    env, sim, home, wh = nightly_env
+    api_url = ensure_local_server(home).api_url
+    env = {**env, "PREFECT_API_URL": api_url}
+    generate(Path(env["SIGNUPS_DIR"]), SampleConfig(rows=800, days=3, seed=5, start=dt.date(2026, 11, 1)))
+    pool = "crash-test-process"
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        with get_client(sync_client=True) as client:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        materialize_flow.to_deployment(
+            name="crash-nightly", parameters={"selection": "+sync/van_source_codes"},
+            work_pool_name=pool, job_variables={"working_dir": str(REPO)},
+        ).apply()
+
+        def worker(run_once: bool) -> subprocess.Popen:
+            args = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+            return subprocess.Popen(args + (["--run-once"] if run_once else []), cwd=REPO, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+        run_deployment("assetgraph-materialize/crash-nightly", timeout=0)
+        first = worker(run_once=False)
+        _kill_point(sim, first)
+        assert _active_slots(api_url) == 3
+        for pid in [first.pid, *_descendants(first.pid)]:  # the worker and the flow run it started
+            os.kill(pid, signal.SIGKILL)
+        first.wait()
+        sim.release()
+
+        second_run = run_deployment("assetgraph-materialize/crash-nightly", timeout=0)
+        second = worker(run_once=True)
+        with get_client(sync_client=True) as client:
+            _wait_until(lambda: client.read_flow_run(second_run.id).state.is_final(), "the second run to end", proc=None)
+            state = client.read_flow_run(second_run.id).state
+        second.kill()
+        second.wait()
+    assert state.is_completed(), state
+    _assert_exactly_once(sim, wh, api_url)
