@@ -8,6 +8,7 @@ time to pass, only for conditions (held requests, a process's exit, a server's h
 
 (a) SIGKILL the client mid-sync, run the nightly again: it completes.
 (b) SIGKILL the Prefect server mid-sync, run the nightly again (it starts a new server): it completes.
+(c) SIGKILL a process worker and the flow run it started mid-sync, run the deployment again: it completes.
 In both, every code is applied exactly once and never more than 3 requests are in flight.
 """
 
@@ -246,11 +247,13 @@ def test_worker_killed_mid_sync_then_next_run_completes(tmp_path, nightly_env):
             return subprocess.Popen(args + (["--run-once"] if run_once else []), cwd=REPO, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
-        run_deployment("assetgraph-materialize/crash-nightly", timeout=0)
+        first_run = run_deployment("assetgraph-materialize/crash-nightly", timeout=0)
         first = worker(run_once=False)
         _kill_point(sim, first)
         assert _active_slots(api_url) == 3
-        for pid in [first.pid, *_descendants(first.pid)]:  # the worker and the flow run it started
+        killed = [first.pid, *_descendants(first.pid)]  # the worker and the flow run it started
+        assert len(killed) >= 2
+        for pid in killed:
             os.kill(pid, signal.SIGKILL)
         first.wait()
         sim.release()
@@ -260,7 +263,9 @@ def test_worker_killed_mid_sync_then_next_run_completes(tmp_path, nightly_env):
         with get_client(sync_client=True) as client:
             _wait_until(lambda: client.read_flow_run(second_run.id).state.is_final(), "the second run to end", proc=None)
             state = client.read_flow_run(second_run.id).state
+            orphan = client.read_flow_run(first_run.id).state
         second.kill()
         second.wait()
     assert state.is_completed(), state
+    assert not orphan.is_completed()  # the killed run never finished: the second one did the work
     _assert_exactly_once(sim, wh, api_url)
