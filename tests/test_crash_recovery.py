@@ -170,10 +170,11 @@ def test_client_killed_mid_sync_then_rerun_completes(tmp_path, nightly_env):
     assert any("van_source_codes" in t["name"] and t["state_type"] == "COMPLETED" for t in tasks), names  # type: ignore[union-attr]
     artifacts = _api(api_url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["van-source-codes-sync"]}}})
     assert artifacts and artifacts[0]["flow_run_id"] == done[0]["id"]  # type: ignore[index]
-    events = _api(api_url, "/events/filter", {"filter": {
-        "event": {"prefix": ["prefect.asset.materialization"]},
-        "resource": {"id": ["assetgraph://sync/van_source_codes"]}}, "limit": 50})
-    assert events["events"], "no asset event of sync/van_source_codes"  # type: ignore[index]
+    query = {"filter": {"event": {"prefix": ["prefect.asset.materialization"]},
+                        "resource": {"id": ["assetgraph://sync/van_source_codes"]}}, "limit": 50}
+    # the server stores events in batches (a few seconds after they arrive)
+    _wait_until(lambda: _api(api_url, "/events/filter", query)["events"],  # type: ignore[index]
+                "the asset event of sync/van_source_codes", timeout=120)
 
 
 def test_prefect_server_killed_mid_sync_then_nightly_completes(tmp_path, nightly_env):
