@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # platformdirs warns when this is unset (containers, CI) and then uses this very directory
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
-.PHONY: install nightly test bench warehouse-stop clean lint
+.PHONY: install nightly test bench stop warehouse-stop prefect-stop clean lint
 
 # Re-install only when the dependency declarations change (a second `make nightly` skips it).
 # The wheel holds the asset layer only (`assetgraph`); this repo's own code (flows/, sync/,
@@ -51,5 +51,12 @@ lint: install
 warehouse-stop: install
 	$(BIN)/python -c "from assetgraph.warehouse import stop_embedded; print('stopped' if stop_embedded() else 'not running')"
 
-clean: warehouse-stop
-	rm -rf .warehouse reports data/signups dbt_project/target dbt_project/logs
+# The local services `make nightly` and the CLI start and leave running: the embedded warehouse
+# (.warehouse/) and the Prefect server (.prefect/, its UI at the URL each run prints).
+stop: warehouse-stop prefect-stop
+
+prefect-stop: install
+	$(BIN)/python -m assetgraph._prefect_server stop
+
+clean: stop
+	rm -rf .warehouse .prefect reports data/signups dbt_project/target dbt_project/logs

@@ -98,6 +98,15 @@ def _unexpected(exc: Exception) -> str:
         return f"cannot reach the Prefect API ({text[len('Failed to reach API at'):].strip()}); " \
                "is the server running, and is PREFECT_API_URL right?"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _prefect_runtime() -> None:
+    """Before a command imports Prefect: use `PREFECT_API_URL`, or start/reuse the project's
+    local Prefect server (`.prefect/`) and print where its UI is."""
+    from assetgraph._prefect_server import ensure_prefect_api
+
+    try:
+        ensure_prefect_api(announce=lambda line: err.print(line, markup=False, highlight=False))
+    except AssetGraphError as exc:
+        _fail(exc)
 
 
 @app.command("list")
@@ -265,6 +274,7 @@ def materialize(
     ),
 ) -> None:
     """Materialize a selection as one Prefect flow run."""
+    _prefect_runtime()
     from assetgraph.execution import materialize as run
 
     try:
@@ -322,6 +332,7 @@ def retry(
 ) -> None:
     """Run again only what a run did not finish: its failed and skipped steps (for dbt, only
     those nodes), the blocking checks that failed, and steps whose code changed since."""
+    _prefect_runtime()
     from assetgraph.execution.retry import load_retry, retry as run_retry
     from assetgraph.warehouse import resolve_warehouse
 
@@ -381,6 +392,7 @@ def check(
     allow_failed_checks: List[str] = typer.Option([], "--allow-failed-checks"),
 ) -> None:
     """Run the checks of the selected assets against the data as it is now."""
+    _prefect_runtime()
     from assetgraph.execution import check as run_checks
 
     try:

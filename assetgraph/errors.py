@@ -24,6 +24,7 @@ __all__ = [
     "RetryError",
     "WorkPoolError",
     "PrefectApiError",
+    "PrefectServerError",
 ]
 
 
@@ -151,3 +152,10 @@ class PrefectApiError(AssetGraphError):
         self.url = url
         self.reason = reason
         super().__init__(f"Prefect API at {url or '(PREFECT_API_URL not set)'}: {reason}")
+class PrefectServerError(AssetGraphError):
+    """The project's local Prefect server (home `.prefect/`) could not be started or reached."""
+
+    def __init__(self, home: object, reason: str) -> None:
+        self.home = home
+        self.reason = reason
+        super().__init__(f"local Prefect server ({home}): {reason}")

@@ -1,5 +1,6 @@
 """`make nightly`: the whole pipeline on the embedded warehouse, from a fresh clone.
 
+0. start (or reuse) the local Prefect server in `.prefect/` (or use `PREFECT_API_URL`);
 1. start (or reuse) the warehouse: `WAREHOUSE_URL`, or the embedded Postgres in `.warehouse/`;
 2. put sample signup exports in `SIGNUPS_DIR` (7 days the first time; one new day, ~1 % of
    the volume, on every later run, so the incremental models have something new to do);
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rich.console import Console
 
+    from assetgraph._prefect_server import ensure_prefect_api
     from assetgraph.cli import _print_report
     from assetgraph.errors import AssetGraphError
     from assetgraph.execution import materialize
@@ -60,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assetgraph.warehouse import resolve_warehouse
 
     console = Console(stderr=True, highlight=False)
+    try:
+        ensure_prefect_api(ROOT, announce=console.print)
+    except AssetGraphError as exc:
+        console.print(f"error: {exc}")
+        return 2
     wh = resolve_warehouse()
     console.print(f"warehouse: {wh.describe()}")
     directory = signups_dir()
@@ -112,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if quality:
         print(f"data-quality report: {quality}")
     print(f"catalog tables:      asset_catalog.runs / materializations / check_results (run {report.run_id})")
+    if os.environ.get("PREFECT_UI_URL"):
+        print(f"flow run in the UI:  {os.environ['PREFECT_UI_URL']}/runs/flow-run/{report.run_id}")
     return 0 if report.succeeded else 1
 
 

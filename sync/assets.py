@@ -8,6 +8,8 @@ Environment:
 - EVERYACTION_TIMEOUT_SECONDS: per-request timeout (default 10)
 - EVERYACTION_MAX_FAILURE_FRACTION: not-found + bad-code + failed share that fails the sync (default 0.05)
 - EVERYACTION_BATCH_SIZE: codes per ledger batch (default 2000)
+- EVERYACTION_SLOT_WAIT_SECONDS: longest wait for a slot of `everyaction-api` (default 300;
+  then a transient error: nothing was sent, the run can be retried)
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def van_source_codes(context: AssetContext) -> MaterializeResult:
         concurrency=concurrency,
         batch_size=int(os.environ.get("EVERYACTION_BATCH_SIZE", "2000")),
         max_failure_fraction=float(os.environ.get("EVERYACTION_MAX_FAILURE_FRACTION", "0.05")),
+        slot_wait_seconds=float(os.environ.get("EVERYACTION_SLOT_WAIT_SECONDS", "300")),
     )
     context.log.info("sync: %s", summary.as_metadata())
     _artifact(summary)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SyncError", "SyncConfigError", "SyncLockedError", "FailureFractionExceeded", "RequestFailed"]
+__all__ = ["SyncError", "SyncConfigError", "SyncLockedError", "FailureFractionExceeded", "RequestFailed", "SlotWaitTimeout"]
 
 
 class SyncError(Exception):
@@ -40,3 +40,15 @@ class RequestFailed(SyncError):
         # refused credentials (HTTP 4xx) stay refused; no answer at all may come back
         self.transient = not reason.startswith("HTTP 4")
         super().__init__(f"{method} {path} failed after {attempts} attempt(s): {reason}")
+
+
+class SlotWaitTimeout(SyncError):
+    """A bounded wait on the Prefect global concurrency limit ran out: no slot was free in time,
+    or the Prefect API did not answer. Transient: the requests waiting for a slot were not sent,
+    and running again is safe (it reconciles the slots first)."""
+
+    transient = True
+
+    def __init__(self, limit: str, reason: str) -> None:
+        self.limit, self.reason = limit, reason
+        super().__init__(f"concurrency limit {limit!r}: {reason}; codes waiting for a slot were not sent, running again is safe")

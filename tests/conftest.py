@@ -21,6 +21,10 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Commands the tests run (the CLI, `python -m flows.nightly`) use Prefect's ephemeral API unless a
+# test gives them a server: no detached server of the checkout's `.prefect/` outlives the tests.
+# tests/assetgraph/test_prefect_server.py and tests/test_crash_recovery.py run the managed one.
+os.environ.setdefault("ASSETGRAPH_PREFECT_SERVER", "ephemeral")
 
 REPO = Path(__file__).resolve().parents[1]
 

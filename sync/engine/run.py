@@ -6,8 +6,9 @@
   process and machine that syncs; a worker takes its slot for a lease of up to
   `batch_size / concurrency` requests (or until the queue runs dry), then gives it back and
   queues for it again, so another deployment's sync gets its turn and a slot acquisition
-  (one API round trip) is paid per lease, not per request. A killed worker's slot is freed
-  when Prefect's lease on it expires.
+  (one API round trip) is paid per lease, not per request. Each lease is recorded in the
+  warehouse while held (sync/engine/slots.py): the next sync of this warehouse, under the ledger
+  lock, gives back what a killed one left taken before it takes any.
 - No stop between batches: while the workers apply one batch, the main thread commits the
   next batch's `pending` rows (before any of its calls can start: a batch is queued only
   after its commit) and the outcomes of finished calls (every `batch_size` outcomes). A crash
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 from sync.everyaction.client import ApplyResult, EveryActionClient
 from sync.errors import FailureFractionExceeded
 from sync.engine.ledger import Outcome, Status, acquire_lock, ensure_ledger, mark_pending, pending_rows, record_outcomes
+from sync.engine.slots import Lease, SlotLeases
 
 __all__ = ["SyncSummary", "run_sync", "CONCURRENCY_LIMIT_NAME"]
 
@@ -104,14 +106,12 @@ def ensure_concurrency_limit(limit: int) -> bool:
 
 
 @contextlib.contextmanager
-def _slot(use_prefect: bool) -> Iterator[None]:
-    if not use_prefect:
-        yield
+def _slot(leases: SlotLeases | None) -> Iterator[Lease]:
+    if leases is None:
+        yield Lease("")  # no Prefect API: the thread count is the bound
         return
-    from prefect.concurrency.sync import concurrency
-
-    with concurrency(CONCURRENCY_LIMIT_NAME, occupy=1, strict=True):
-        yield
+    with leases.slot() as lease:
+        yield lease
 
 
 class _Progress:
@@ -158,10 +158,10 @@ class _Pool:
     """`len(clients)` worker threads, one client (one connection) each. Work items are
     `(op, van_id, code_id)`; each result comes back on `results` as `(item, result)`."""
 
-    def __init__(self, clients: list[EveryActionClient], use_prefect: bool, lease_items: int) -> None:
+    def __init__(self, clients: list[EveryActionClient], leases: SlotLeases | None, lease_items: int) -> None:
         self.work: queue.SimpleQueue[tuple[str, int, int]] = queue.SimpleQueue()
         self.results: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
-        self._use_prefect, self._lease_items = use_prefect, max(1, lease_items)
+        self._leases, self._lease_items = leases, max(1, lease_items)
         self._stopped = False
         self._threads = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in clients]
         for t in self._threads:
@@ -171,7 +171,7 @@ class _Pool:
         try:
             item = self.work.get()
             while item is not _STOP:
-                with _slot(self._use_prefect):
+                with _slot(self._leases) as lease:
                     for _ in range(self._lease_items):
                         self.results.put((item, self._call(client, item)))
                         try:
@@ -181,6 +181,8 @@ class _Pool:
                             break
                         if item is _STOP:
                             return
+                        if lease.lost:  # the server lost the lease: take a new one
+                            break
                     # else: the lease is used up; `item` goes out under the next one
                 if item is None:
                     item = self.work.get()
@@ -229,6 +231,8 @@ def run_sync(
     batch_size: int = 2000,
     max_failure_fraction: float = 0.05,
     use_prefect_limit: bool = True,
+    lease_seconds: int = 300,
+    slot_wait_seconds: float = 300.0,
 ) -> SyncSummary:
     """Apply each (van_id, code) once. `connect()` returns a new DB-API connection."""
     summary = SyncSummary(total=len(assignments))
@@ -237,12 +241,16 @@ def run_sync(
     conn = connect()
     clients: list[EveryActionClient] = []
     pool: _Pool | None = None
+    leases: SlotLeases | None = None
     try:
         ensure_ledger(conn)
         acquire_lock(lock_conn)
-        use_prefect = use_prefect_limit and ensure_concurrency_limit(concurrency)
+        if use_prefect_limit and ensure_concurrency_limit(concurrency):
+            # under the ledger lock: free the slots a killed sync of this warehouse left taken
+            leases = SlotLeases(connect, CONCURRENCY_LIMIT_NAME, lease_seconds=lease_seconds, wait_seconds=slot_wait_seconds)
+            leases.reconcile()
         clients = [client_factory() for _ in range(concurrency)]
-        pool = _Pool(clients, use_prefect, batch_size // concurrency)
+        pool = _Pool(clients, leases, batch_size // concurrency)
         work = list(dict.fromkeys(assignments))
 
         # 1. a killed run's `pending` rows: ask before applying again
@@ -263,6 +271,8 @@ def run_sync(
             pool.stop()
         for client in clients:
             client.close()
+        if leases is not None:
+            leases.close()
         for c in (conn, lock_conn):
             try:
                 c.rollback()

@@ -10,9 +10,15 @@ Implements what the sync uses, faithfully enough to test it:
 - latency and seeded fault injection: 429 with an integer Retry-After, 500, a hang (no answer
   until the client gives up) and a connection reset; a hang or reset may happen *after* the
   code was applied, as on a real network, so a client must check before it retries;
-- a request log, a log of applications, and a live in-flight counter with its maximum.
+- a request log, a log of applications, and a live in-flight counter with its maximum;
+- a hold: after `hold_after` applications, code requests wait (unanswered, nothing applied)
+  until `release()`, so a test can kill a client at a known point with requests in flight;
+- control over HTTP for a simulator in its own process (it outlives a killed client):
+  `GET /_sim/stats` (counts, applications, in-flight maximum, held requests) and
+  `POST /_sim/release`.
 
-`python -m sync.simulator --port 0 --people 1000` prints its base URL and serves until ^C.
+`python -m sync.simulator --port 0 --people 1000` prints its base URL and serves until ^C
+(`--auto-people`: any positive VAN ID is a person; `--hold-after N`: the hold above).
 """
 
 from __future__ import annotations
@@ -82,6 +88,9 @@ class Simulator:
         self.applications: list[tuple[int, int]] = []  # (van_id, code_id) per successful apply
         self.in_flight = 0
         self.max_in_flight = 0
+        self.hold_after: int | None = None
+        self.held = 0
+        self._released = threading.Event()
         self._lock = threading.RLock()
         self._rng = random.Random(faults.seed)
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -109,6 +118,29 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def release(self) -> None:
+        """End the hold: held requests go on, and no later one is held."""
+        self._released.set()
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {
+                "requests": len(self.requests), "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight, "held": self.held,
+                "applications": [list(p) for p in self.applications],
+            }
+
+    def _wait_if_held(self) -> None:
+        with self._lock:
+            if self.hold_after is None or self._released.is_set() or len(self.applications) < self.hold_after:
+                return
+            self.held += 1
+        try:
+            self._released.wait(timeout=3600)  # bounded; a test releases or kills us first
+        finally:
+            with self._lock:
+                self.held -= 1
 
     # ---- state ---------------------------------------------------------------------------
     def applied_counts(self) -> dict[tuple[int, int], int]:
@@ -217,6 +249,8 @@ class Simulator:
                 try:
                     length = int(self.headers.get("Content-Length") or 0)
                     raw = self.rfile.read(length) if length else b""
+                    if method == "POST" and _CODES.match(entry["path"]):
+                        sim._wait_if_held()
                     if sim.faults.latency:
                         time.sleep(sim.faults.latency)
                     if not self._authorised():
@@ -291,25 +325,47 @@ class Simulator:
                 self._error(404, "NOT_FOUND", "The specified resource cannot be found.")
                 return 404
 
+            def _control(self) -> bool:
+                """The test-control endpoints (`/_sim/...`); not counted as API requests."""
+                path = urlsplit(self.path).path
+                if not path.startswith("/_sim/"):
+                    return False
+                if path == "/_sim/release":
+                    sim.release()
+                    body = b"{}"
+                else:
+                    body = json.dumps(sim.stats()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+
             def do_POST(self) -> None:  # noqa: N802
-                self._handle("POST")
+                if not self._control():
+                    self._handle("POST")
 
             def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET")
+                if not self._control():
+                    self._handle("GET")
 
         return Handler
 
 
-def main() -> None:  # pragma: no cover - manual use
+def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m sync.simulator")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--people", type=int, default=1000, help="VAN IDs 1..N exist")
     parser.add_argument("--codes", default="1001,1002,1003,1004,1005")
     parser.add_argument("--api-key", default="dev-key")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--auto-people", action="store_true", help="any positive VAN ID is a person")
+    parser.add_argument("--hold-after", type=int, default=None, help="hold code requests after N applications")
     args = parser.parse_args()
     sim = Simulator(args.api_key, range(1, args.people + 1), (int(c) for c in args.codes.split(",")),
-                    faults=Faults(latency=args.latency), port=args.port)
+                    faults=Faults(latency=args.latency), port=args.port, auto_people=args.auto_people)
+    sim.hold_after = args.hold_after
     print(sim.start(), flush=True)
     try:
         threading.Event().wait()
