@@ -6,7 +6,8 @@ selected group or tag is scheduled without touching this file.
     python scheduling.py serve   # run every active schedule in this process (no work pool needed)
 
 Deployments this file creates carry the tag `managed-by:assetgraph`; `apply` never touches a
-deployment without it. The server is the one `PREFECT_API_URL` points at.
+deployment without it. The server is the one `PREFECT_API_URL` points at; unset, the project's
+local server (`.prefect/`, started or reused as `make nightly` does).
 
 Work pools: `plan`/`apply` also create or update the pools of `WORK_POOLS` that a schedule
 uses (never deleting one). Which pool the schedules use: `ASSETGRAPH_WORK_POOL` (default
@@ -21,9 +22,12 @@ import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 from assetgraph.work_pools import Change, WorkPool
+
+ROOT = Path(__file__).resolve().parent
 
 MANAGED_TAG = "managed-by:assetgraph"
 FLOWS = ("assetgraph-materialize", "assetgraph-freshness")
@@ -309,6 +313,11 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     try:
+        if command in ("plan", "apply"):
+            # PREFECT_API_URL, else the project's local server in .prefect/ (as `make nightly` uses)
+            from assetgraph._prefect_server import ensure_prefect_api
+
+            ensure_prefect_api(ROOT, announce=lambda line: print(line, file=sys.stderr))
         commands[command]()
     except Exception as exc:
         if debug:

@@ -89,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         part = f"[{o.partition}]" if o.partition else ""
         console.print(f"{mark} {o.key}{part} {o.status.value}{rows} {o.seconds:.1f}s")
 
+    debug = os.environ.get("ASSETGRAPH_DEBUG", "").strip().lower() in ("1", "true", "yes")
     try:
+        if not debug:  # one line per failed asset; the Prefect logs keep the tracebacks
+            from assetgraph._console_logging import hide_tracebacks_on_console
+
+            hide_tracebacks_on_console()
         project = load_project()
         report = materialize(project, args.selection, listener=live, options={"trigger": "make nightly"})
     except AssetGraphError as exc:
