@@ -2,4 +2,4 @@
 a bounded thread pool under the `everyaction-api` concurrency limit) and `ledger` (the
 warehouse table that makes it exactly-once, and the lock). Imports nothing on import."""
 
-__all__ = ["ledger", "run"]
+__all__ = ["ledger", "run", "slots"]

@@ -8,7 +8,7 @@ import uuid
 
 import psycopg2
 
-from sync.engine import CONCURRENCY_LIMIT_NAME, ensure_concurrency_limit
+from sync.engine.run import CONCURRENCY_LIMIT_NAME, ensure_concurrency_limit
 from sync.engine.slots import SLOTS_TABLE, SlotLeases
 
 
