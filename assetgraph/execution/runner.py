@@ -44,6 +44,14 @@ def _dry_run(ctx: RunContext, plan: Plan) -> list[StepOutcome]:
     return out
 
 
+def _has_dbt_steps(project: Project, plan: Plan) -> bool:
+    return any(project.graph.spec(s.key).kind is AssetKind.DBT for s in plan.steps)
+
+
+def _warm_imports(project: Project, plan: Plan) -> set[str]:
+    return {m for s in plan.steps for c in project.graph.checks_for(s.key) for m in c.warm_imports}
+
+
 def materialize(
     project: Project,
     selection: str,
@@ -83,6 +91,9 @@ def materialize(
     if dry_run:
         outcomes = _dry_run(ctx, plan)
     else:
+        from assetgraph.execution._warm import warm_up
+
+        warm_up(_warm_imports(project, plan), dbt if _has_dbt_steps(project, plan) else None)
         from assetgraph.execution._prefect import run_flow
 
         catalog.ensure_catalog(wh)
