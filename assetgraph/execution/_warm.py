@@ -7,6 +7,10 @@ they run while Prefect starts the flow run and while earlier steps wait on the w
 what the plan needs: a run without dbt steps never imports dbt, one without a check that names
 a module in `CheckSpec.warm_imports` never imports it.
 
+The runner imports Prefect first (`_prefect.preload_prefect`), so this thread's imports do not
+race the main thread's: per-module import locks can deadlock two threads that take a circular
+import in opposite orders.
+
 A failure here is ignored: the step that needs the module or the runner does the same work
 again in line and reports the error where it belongs.
 """

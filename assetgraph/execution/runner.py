@@ -91,11 +91,11 @@ def materialize(
     if dry_run:
         outcomes = _dry_run(ctx, plan)
     else:
+        from assetgraph.execution._prefect import preload_prefect, run_flow
         from assetgraph.execution._warm import warm_up
 
+        preload_prefect()
         warm_up(_warm_imports(project, plan), dbt if _has_dbt_steps(project, plan) else None)
-        from assetgraph.execution._prefect import run_flow
-
         catalog.ensure_catalog(wh)
         outcomes = run_flow(ctx, plan, selection, max_workers=max_workers)
     return RunReport(
