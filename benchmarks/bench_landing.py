@@ -24,7 +24,7 @@
      because it is ~20x slower; its rows/s is what is compared;
    - the peers this audience would pick instead (the `bench` extra): parsons (`Table.from_csv`
      then `Postgres.copy`, best of `--repeat`) and dlt (the `filesystem` source's `read_csv`
-     into its postgres destination, once: it is ~10x slower), both on the whole file.
+     into its postgres destination, once: ~25x slower at 1M rows), both on the whole file.
 4. Prints seconds, rows/s and ratios (speed relative to psql and to pandas). Goals (`GOALS`):
    direct >= 0.9x "server only" (Postgres alone on our contract), >= 2x dlt, >= 2x parsons,
    >= 10x pandas; psql into a text table is shown for context, without a goal (it does less
@@ -351,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Measurement]:
             runs["server, no load cols"].append(_bench_server_no_load_columns(server, bare, bare_columns, options))
         if not a.skip_peers:
             runs["parsons"] = [_bench_parsons(server, full) for _ in range(max(a.repeat, 1))]
-            # dlt once: at 1M rows it takes ~10x our time; its best of 2 would add minutes to `make bench`
+            # dlt once: at 1M rows it takes ~25x our time (125 s); its best of 2 would add minutes to `make bench`
             runs["dlt"] = [_bench_dlt(server, full, root, a.dlt_format)]
         notes = {"server only": "psql \\copy of our COPY data into raw.signups (no Python)",
                  "server, no load cols": "the same without the load columns, into the export's typed columns",
