@@ -34,15 +34,22 @@ $(TEST_STAMP): $(STAMP)
 
 install: $(STAMP)
 
+# The `bench` extra (dlt, a P1 peer, and pyinstrument): for `make bench` and the tests of the
+# benchmarks, not a runtime dependency (`make nightly` does without it).
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) -e '.[template,bench]'
+	@touch $(BENCH_STAMP)
+
 nightly: install
 	$(BIN)/python -m flows.nightly
 
 # pytest exits 5 when it collects nothing: that is a broken setup, never a pass.
-test: install $(TEST_STAMP)
+test: install $(TEST_STAMP) $(BENCH_STAMP)
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
-bench: install $(TEST_STAMP)
+bench: install $(TEST_STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: install

@@ -296,6 +296,7 @@ def materialize(
         out.print(f"nothing to materialize: {selection!r} selects no asset")
         return
     _print_report(report)
+    _exit_without_teardown(0 if report.succeeded or dry_run else 1)
     if not report.succeeded and not dry_run:
         raise typer.Exit(1)
 
@@ -322,6 +323,29 @@ def _live_line(o) -> None:  # type: ignore[no-untyped-def]
     part = f"[{o.partition}]" if o.partition else ""
     what = " checks" if o.metadata.get("rechecked") else ""
     err.print(f"{mark} {o.key}{part}{what} {o.status.value} {rows} {o.seconds:.1f}s".rstrip(), markup=True)
+# Set by `main()`: the process is the console script, not a test's in-process CliRunner.
+_STANDALONE = False
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End the console script now that everything is written: the catalog is committed, Prefect's
+    events and logs drained, the report printed. Profiled (py-spy, `materialize kind:dbt`):
+    after its last line the process spent 0.7 s (load ~3) to 3.6 s (load ~8, 2 cores) tearing
+    down the interpreter's heap (dbt's manifest, great-expectations, pandas: the main thread
+    in finalisation, no Python frames), work nobody waits for. In-process callers (tests) return as before."""
+    if not _STANDALONE:
+        return
+    import logging
+    import os
+
+    logging.shutdown()
+    if "multiprocessing" in sys.modules:  # unlink the named semaphores dbt made (as atexit would),
+        from multiprocessing import util  # or the resource tracker warns that they leaked
+
+        util._run_finalizers()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 @app.command()
@@ -518,6 +542,8 @@ def main() -> None:
     if "--debug" in sys.argv[2:]:
         sys.argv.remove("--debug")
         sys.argv.insert(1, "--debug")
+    global _STANDALONE
+    _STANDALONE = True
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover

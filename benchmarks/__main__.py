@@ -28,16 +28,22 @@ def _landing(sizes: dict, ids: frozenset[str]) -> list[Measure]:
     r = bench_landing.main(["--rows", str(sizes["landing_rows"]), "--pandas-rows", str(sizes["pandas_rows"]),
                             "--repeat", str(sizes["landing_repeat"])])
     ours, psql, pandas = r["ours (direct)"], r["psql \\copy"], r["pandas to_sql"]
-    server = r["server only"]
+    server, parsons, dlt = r["server only"], r["parsons"], r["dlt"]
+    goal = {name: f">= {g:g}" for name, g in bench_landing.GOALS.items()}
     size = f"{ours.rows:,} rows, best of {sizes['landing_repeat']}"
     return [
-        Measure("P1", "landing signups vs psql \\copy", ours.rows_per_second, psql.rows_per_second, "psql \\copy",
-                "rows/s", ">= 0.7", size),
+        # the limit for our contract: psql \copy of our exact COPY data into the typed raw table
+        Measure("P1", "landing signups vs Postgres alone on the same contract", ours.rows_per_second,
+                server.rows_per_second, "server only", "rows/s", goal["server only"], size),
+        Measure("P1", "landing signups vs dlt (postgres destination)", ours.rows_per_second, dlt.rows_per_second,
+                "dlt", "rows/s", goal["dlt"], f"{size}; dlt once ({dlt.note})"),
+        Measure("P1", "landing signups vs parsons (Table.from_csv + Postgres.copy)", ours.rows_per_second,
+                parsons.rows_per_second, "parsons", "rows/s", goal["parsons"], size),
         Measure("P1", "landing signups vs pandas to_sql", ours.rows_per_second, pandas.rows_per_second, "pandas",
-                "rows/s", ">= 10", f"{size}; pandas on {pandas.rows:,} rows"),
-        # what Postgres alone needs for the raw contract: the ceiling of the first ratio
-        Measure("P1", "landing signups vs Postgres alone (our COPY data, psql)", ours.rows_per_second,
-                server.rows_per_second, "server only", "rows/s", "", size),
+                "rows/s", goal["pandas to_sql"], f"{size}; pandas on {pandas.rows:,} rows"),
+        # context, no goal (retired by issue 19): a plain text table takes less work than the raw contract
+        Measure("P1", "landing signups vs psql \\copy into a text table", ours.rows_per_second,
+                psql.rows_per_second, "psql \\copy", "rows/s", "", size),
         Measure("P1", "Postgres alone (our COPY data) vs psql \\copy", server.rows_per_second, psql.rows_per_second,
                 "psql \\copy", "rows/s", "", size),
     ]
@@ -82,9 +88,11 @@ def _pipeline(sizes: dict, ids: frozenset[str]) -> list[Measure]:
     if "P3" in ids:
         slow = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["night2_assets"].items(), key=lambda kv: -kv[1])[:3])
         out.append(Measure("P3", "incremental night 2 (+1 %) vs night 1", r["night2_s"], r["night1_s"], "night 1", "s",
-                           "<= 0.25", f"{big} signups then +{r['night2_rows']:,}; materialize {bench_pipeline.SELECTION};"
-                           f" night 2's slowest assets: {slow}",
-                           data={k: r[k] for k in ("night1_s", "night2_s", "night2_rows", "night1_assets", "night2_assets")}))
+                           "<= 0.25", f"{big} signups then +{r['night2_rows']:,}, night 1's {r['night1_applied']:,}"
+                           f" assignments applied in the ledger (night 2's mart: {r['night2_mart_rows']:,} rows);"
+                           f" materialize {bench_pipeline.SELECTION}; night 2's slowest assets: {slow}",
+                           data={k: r[k] for k in ("night1_s", "night2_s", "night2_rows", "night1_assets", "night2_assets",
+                                                   "night1_applied", "night2_mart_rows")}))
     if "P4" in ids:
         over = r["materialize_dbt_s"] - r["dbt_build_s"]
         out.append(Measure("P4", "assetgraph materialize kind:dbt vs dbt build", r["materialize_dbt_s"], r["dbt_build_s"],

@@ -14,8 +14,10 @@ exports generated beforehand (not timed):
 - P3: `assetgraph materialize "+marts/van_source_code_assignments"` (the nightly selection up to
   the mart: landing, seeds, dbt models and tests, GX suites, the circuit breaker; not the
   EveryAction sync, whose pace is the API's and is P2) on night 1 with `--rows` signups, then
-  night 2 after one more day of ~1 % new rows. Ratio night 2 / night 1 (goal <= 0.25). The
-  seconds of each asset in each night come from the asset catalog and are reported alongside.
+  a real night 2: night 1's assignments written into the sync ledger as `applied` (what the
+  sync leaves; not timed), then one more day of ~1 % new rows. Ratio night 2 / night 1 (goal
+  <= 0.25). The seconds of each asset in each night come from the asset catalog and are
+  reported alongside, with night 2's mart size (only the new people).
 - P4: `assetgraph materialize "kind:dbt"` vs `dbt build` of the same project on the same
   warehouse, data and state (the `--p4-rows` database after its night 1), one untimed warm-up
   each, then alternating which goes first, medians of `--repeat` (goal <= 1.25x).
@@ -133,6 +135,31 @@ class _Night:
         return seconds, rss, _asset_seconds(self.url)
 
 
+def _sync_left_applied(url: str) -> int:
+    """The ledger as the EveryAction sync leaves it after applying every assignment of the mart
+    (one `applied` row per person, as `record_outcomes` writes it), without sending the
+    requests: P2 measures the sync. Returns the rows written. The table and its columns are the
+    sync's fixed ledger contract (dbt source `sync.van_sync_ledger`); night 1 created it."""
+    from assetgraph.warehouse import connect, parse_url
+
+    with connect(parse_url(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "insert into sync.van_sync_ledger (van_id, source_code_id, status, attempts, run_id, http_status,"
+            " first_attempt_at, updated_at)"
+            " select van_id, source_code_id, 'applied', 1, 'bench-night-1', 204,"
+            " now() at time zone 'utc', now() at time zone 'utc' from marts.van_source_code_assignments"
+        )
+        return cur.rowcount
+
+
+def _mart_rows(url: str) -> int:
+    from assetgraph.warehouse import connect, parse_url
+
+    with connect(parse_url(url)) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from marts.van_source_code_assignments")
+        return int(cur.fetchone()[0])
+
+
 def _slowest(assets: dict[str, float], n: int = 3) -> str:
     top = sorted(assets.items(), key=lambda kv: -kv[1])[:n]
     return ", ".join(f"{k.split('/')[-1]} {s:.1f} s" for k, s in top)
@@ -181,8 +208,10 @@ def _experiments(tmp: Path, wh: _Warehouse, api_url: str | None, rows: int, smal
         out.update(night1_s=n1, rss_big_mib=rss, night1_assets=assets1)
         print(f"night 1, {rows:,} rows: {n1:.1f} s, peak RSS {rss:.0f} MiB  [{_slowest(assets1)}]", flush=True)
         if "P3" in parts:
+            applied = _sync_left_applied(big.url)  # a real second night: night 1's sync has run
             n2, _, assets2 = big.run()
-            out.update(night2_s=n2, night2_rows=max(1, rows // 100), night2_assets=assets2)
+            out.update(night2_s=n2, night2_rows=max(1, rows // 100), night2_assets=assets2,
+                       night1_applied=applied, night2_mart_rows=_mart_rows(big.url))
             print(f"night 2, +{max(1, rows // 100):,} rows: {n2:.1f} s  [{_slowest(assets2)}]", flush=True)
 
     target = big if p4_on == "big" else small

@@ -136,14 +136,14 @@ def _sync_run(dsn: dict, n: int, *, trace: bool, use_prefect: bool, latency: flo
     try:
         with _simulator(n, latency) as base_url:
             cfg = ClientConfig(base_url=base_url, api_key=KEY)
-            pairs = [(v, CODE) for v in range(1, n + 1)]
+            pairs = ((v, CODE) for v in range(1, n + 1))  # lazy, as the asset streams the mart
             if trace:
                 tracemalloc.start()
             try:
                 with _RssPeak() as rss:
                     summary = run_sync(
                         lambda: psycopg2.connect(**db), "bench", pairs, lambda: EveryActionClient(cfg),
-                        concurrency=LIMIT, use_prefect_limit=use_prefect,
+                        total=n, concurrency=LIMIT, use_prefect_limit=use_prefect,
                     )
                 heap_peak = tracemalloc.get_traced_memory()[1] if trace else None
             finally:

@@ -42,6 +42,7 @@ def suite_checks(suite: SuiteSpec) -> tuple[CheckDefinition, ...]:
             description=exp.description or exp.expected,
             source=SOURCE_GX,
             extra_deps=extra if exp.expectation == "UnexpectedRowsExpectation" else (),
+            warm_imports=("quality.gx_engine",),  # GX: ~2 s to import, only in runs with a GX check
         )
         out.append(CheckDefinition(spec=spec, fn=_runner(suite, exp.check), origin=f"quality.suites.{suite.name}"))
     return tuple(out)

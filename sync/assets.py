@@ -15,7 +15,7 @@ Environment:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterator
 
 from assetgraph import AssetContext, MaterializeResult, asset
 
@@ -37,22 +37,39 @@ def van_sync_ledger(context: AssetContext) -> MaterializeResult:
     return MaterializeResult(row_count=rows)
 
 
-def _assignments(context: AssetContext) -> list[tuple[int, int]]:
+def _assignment_count(context: AssetContext) -> int:
     from assetgraph.warehouse import connect
 
     with connect(context.warehouse) as conn, conn.cursor() as cur:
+        cur.execute(f"select count(*) from {MART}")
+        return int(cur.fetchone()[0])
+
+
+def _assignments(context: AssetContext, batch_size: int) -> Iterator[tuple[int, int]]:
+    """The mart's pairs, read through a server-side cursor `batch_size` rows at a time (a
+    Redshift cursor too), so the sync holds one batch, not the mart. The cursor's transaction
+    sees the mart as it was when the sync started."""
+    from assetgraph.warehouse import connect
+
+    with connect(context.warehouse) as conn, conn.cursor(name="van_source_code_assignments") as cur:
+        cur.itersize = batch_size
         cur.execute(f"select van_id, source_code_id from {MART} order by van_id")
-        return [(int(v), int(c)) for v, c in cur.fetchall()]
+        for van_id, code_id in cur:
+            yield int(van_id), int(code_id)
 
 
-def _dry_run(context: AssetContext, pairs: list[tuple[int, int]]) -> MaterializeResult:
+def _dry_run(context: AssetContext, pairs: Iterator[tuple[int, int]]) -> MaterializeResult:
     by_code: dict[int, int] = {}
-    for _, code in pairs:
+    sample: list[int] = []
+    total = 0
+    for van_id, code in pairs:
         by_code[code] = by_code.get(code, 0) + 1
-    sample = [v for v, _ in pairs[:10]]
-    context.log.info("dry run: would apply %d codes %s; sample VAN IDs %s", len(pairs), by_code, sample)
+        total += 1
+        if len(sample) < 10:
+            sample.append(van_id)
+    context.log.info("dry run: would apply %d codes %s; sample VAN IDs %s", total, by_code, sample)
     return MaterializeResult(
-        metadata={"would_apply": len(pairs), "by_code": {str(k): v for k, v in sorted(by_code.items())},
+        metadata={"would_apply": total, "by_code": {str(k): v for k, v in sorted(by_code.items())},
                   "sample_van_ids": sample, "api_calls": 0},
     )
 
@@ -90,18 +107,19 @@ def van_source_codes(context: AssetContext) -> MaterializeResult:
     from sync.everyaction.client import ClientConfig, EveryActionClient
     from sync.engine.run import run_sync
 
-    pairs = _assignments(context)
+    batch_size = int(os.environ.get("EVERYACTION_BATCH_SIZE", "2000"))
     if context.dry_run:
-        return _dry_run(context, pairs)
+        return _dry_run(context, _assignments(context, batch_size))
     config = ClientConfig.from_env()
     concurrency = int(os.environ.get("EVERYACTION_MAX_CONCURRENCY", "3"))
     summary = run_sync(
         lambda: psycopg2.connect(**context.warehouse.dsn_kwargs()),
         context.run_id,
-        pairs,
+        _assignments(context, batch_size),
         lambda: EveryActionClient(config),
+        total=_assignment_count(context),
         concurrency=concurrency,
-        batch_size=int(os.environ.get("EVERYACTION_BATCH_SIZE", "2000")),
+        batch_size=batch_size,
         max_failure_fraction=float(os.environ.get("EVERYACTION_MAX_FAILURE_FRACTION", "0.05")),
         slot_wait_seconds=float(os.environ.get("EVERYACTION_SLOT_WAIT_SECONDS", "300")),
     )

@@ -85,15 +85,15 @@ def test_nightly_twice_end_to_end(tmp_path, warehouse_env):
         # the second mart left out everyone already applied: only the new people were sent
         assert 0 < assigned2 < assigned / 10
         assert applied2 == distinct2 == applied + assigned2  # nothing applied twice
-        # the incremental models' dbt tests read only the rows each night's build wrote (their
-        # _built_at); the others read the whole relation
+        # the incremental models' dbt tests (the mart's too) read only the rows each night's
+        # build wrote (their _built_at); the others read the whole relation
         cur.execute("select distinct asset_key, cast(metadata as jsonb) ->> 'validated'"
                     " from asset_catalog.check_results where source = 'dbt' and asset_key not like 'raw/%'")
         assert set(cur.fetchall()) == {
             ("staging/stg_signups", "staging.stg_signups, the rows this build wrote"),
             ("intermediate/int_people_first_touch", "intermediate.int_people_first_touch, the rows this build wrote"),
             ("staging/stg_event_attendances", "staging.stg_event_attendances"),
-            ("marts/van_source_code_assignments", "marts.van_source_code_assignments"),
+            ("marts/van_source_code_assignments", "marts.van_source_code_assignments, the rows this build wrote"),
             ("seeds/source_code_map", "seeds.source_code_map"),
         }
     # ...and dbt did scope them: the SQL it compiled for the second night's tests

@@ -93,6 +93,11 @@ class DbtInvoker:
             self._runner = dbtRunner(manifest=res.result)
         return self._runner
 
+    def prepare(self) -> None:
+        """Import dbt and parse now (`_warm`: in the background from the run's start)."""
+        with _LOCK:
+            self._ensure_runner()
+
     def invoke(self, command: str, select: Sequence[str], extra: Sequence[str] = ()) -> DbtRunResult:
         with _LOCK:
             runner = self._ensure_runner()

@@ -26,7 +26,7 @@ from assetgraph.execution.steps import (
 from assetgraph.keys import AssetKey
 from assetgraph.specs import AssetKind
 
-__all__ = ["run_flow", "asset_uri"]
+__all__ = ["run_flow", "asset_uri", "preload_prefect"]
 
 
 def asset_uri(key: AssetKey) -> str:
@@ -75,6 +75,17 @@ class _Done(dict):
         super().__setitem__(key, value)
         if self._listener is not None:
             self._listener(value)
+
+
+def preload_prefect() -> None:
+    """Import what `run_flow` uses now, before `_warm` starts importing on another thread, so
+    two threads never import the same packages at once (Python's per-module import locks can
+    deadlock on a circular import taken in opposite orders)."""
+    import importlib
+
+    for name in ("prefect", "prefect.flow_engine", "prefect.task_engine", "prefect.artifacts", "prefect.assets",
+                 "prefect.cache_policies", "prefect.futures", "prefect.runtime", "prefect.task_runners"):
+        importlib.import_module(name)
 
 
 def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) -> list[StepOutcome]:

@@ -75,6 +75,14 @@ def _dry_run(ctx: RunContext, plan: Plan) -> list[StepOutcome]:
     return out
 
 
+def _has_dbt_steps(project: Project, plan: Plan) -> bool:
+    return any(project.graph.spec(s.key).kind is AssetKind.DBT for s in plan.steps)
+
+
+def _warm_imports(project: Project, plan: Plan) -> set[str]:
+    return {m for s in plan.steps for c in project.graph.checks_for(s.key) for m in c.warm_imports}
+
+
 def materialize(
     project: Project,
     selection: str,
@@ -125,8 +133,11 @@ def materialize(
         outcomes = []  # e.g. `state:modified+` with nothing modified: nothing to run, no run
     else:
         _remember_code_versions(project)
-        from assetgraph.execution._prefect import run_flow
+        from assetgraph.execution._prefect import preload_prefect, run_flow
+        from assetgraph.execution._warm import warm_up
 
+        preload_prefect()
+        warm_up(_warm_imports(project, plan), dbt if _has_dbt_steps(project, plan) else None)
         catalog.ensure_catalog(wh)
         outcomes = run_flow(ctx, plan, selection, max_workers=max_workers)
     return RunReport(

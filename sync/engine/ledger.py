@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 from sync.errors import SyncLockedError
 from sync.status import Status
 
-__all__ = ["Status", "ensure_ledger", "mark_pending", "record_outcomes", "pending_rows", "acquire_lock", "LEDGER"]
+__all__ = ["Status", "ensure_ledger", "mark_pending", "started_at", "record_outcomes", "pending_rows", "acquire_lock", "LEDGER"]
 
 LEDGER = "sync.van_sync_ledger"
 LOCK = "sync.van_sync_lock"
@@ -78,15 +78,39 @@ class Outcome:
     attempts: int = 1
 
 
-def mark_pending(conn: Any, pairs: Sequence[tuple[int, int]], run_id: str) -> None:
-    """Before any call: a `pending` row per (van_id, code); existing rows move to pending."""
+def mark_pending(
+    conn: Any, pairs: Sequence[tuple[int, int]], run_id: str, since: dt.datetime | None = None
+) -> list[tuple[int, int]]:
+    """Before any call: a `pending` row per (van_id, code); existing rows move to pending.
+
+    Returns the pairs to send, in their order: `pairs` without those the ledger has `applied`
+    and, given `since` (when this sync started, from `started_at()`), without those this sync
+    has already written (an earlier batch). That keeps a pair from being sent twice in a run
+    without the run remembering every pair it saw. `pairs` must be distinct."""
     if not pairs:
-        return
+        return []
     now = _now()
+    taken = "l.status = %s or l.updated_at >= %s" if since is not None else "l.status = %s"
+    taken_args = (Status.APPLIED, since) if since is not None else (Status.APPLIED,)
     with conn.cursor() as cur:
         cur.execute("create temporary table if not exists _sync_batch (van_id bigint, source_code_id integer)")
         cur.execute("truncate _sync_batch")
         _copy_pairs(cur, "_sync_batch", pairs)
+        # no DELETE ... RETURNING (Redshift): read the pairs, then drop them if there are any
+        cur.execute(
+            f"""select b.van_id, b.source_code_id from _sync_batch as b
+                inner join {LEDGER} as l on l.van_id = b.van_id and l.source_code_id = b.source_code_id
+                where {taken}""",
+            taken_args,
+        )
+        done = {(int(v), int(c)) for v, c in cur.fetchall()}
+        if done:
+            cur.execute(
+                f"""delete from _sync_batch using {LEDGER} as l
+                    where l.van_id = _sync_batch.van_id and l.source_code_id = _sync_batch.source_code_id
+                      and ({taken})""",
+                taken_args,
+            )
         cur.execute(
             f"""update {LEDGER} set status = %s, run_id = %s, updated_at = %s
                 from _sync_batch as b
@@ -104,6 +128,12 @@ def mark_pending(conn: Any, pairs: Sequence[tuple[int, int]], run_id: str) -> No
             (Status.PENDING, run_id, now, now),
         )
     conn.commit()
+    return [p for p in pairs if p not in done] if done else list(pairs)
+
+
+def started_at() -> dt.datetime:
+    """The clock `mark_pending(since=...)` compares the ledger's `updated_at` with."""
+    return _now()
 
 
 def record_outcomes(conn: Any, outcomes: Iterable[Outcome], run_id: str) -> None:

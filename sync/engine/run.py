@@ -16,6 +16,10 @@
   unflushed outcomes); the next run asks EveryAction about those, through the same workers
   and slots, before applying anything again.
 - One run at a time: the ledger lock is held for the whole sync.
+- Memory is flat in the number of codes: `assignments` is consumed one batch at a time (the
+  asset streams the mart through a server-side cursor), and a pair is sent at most once per run
+  because each batch drops, in the ledger, the pairs already applied or already taken by this
+  run (`ledger.mark_pending`), not because the run remembers every pair it saw.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sync.everyaction.client import ApplyResult, EveryActionClient
 from sync.errors import FailureFractionExceeded
-from sync.engine.ledger import Outcome, Status, acquire_lock, ensure_ledger, mark_pending, pending_rows, record_outcomes
+from sync.engine.ledger import (
+    Outcome, Status, acquire_lock, ensure_ledger, mark_pending, pending_rows, record_outcomes, started_at,
+)
 from sync.engine.slots import Lease, SlotLeases
 
 __all__ = ["SyncSummary", "run_sync", "CONCURRENCY_LIMIT_NAME"]
@@ -49,6 +55,7 @@ class SyncSummary:
     bad_code: int = 0
     failed: int = 0
     retried: int = 0
+    skipped: int = 0  # the ledger had them applied already (a mart older than the last sync)
     requests: int = 0
     seconds: float = 0.0
     by_code: dict[int, int] = field(default_factory=dict)
@@ -61,7 +68,7 @@ class SyncSummary:
         return {
             "total": self.total, "applied": self.applied, "already_applied": self.already_applied,
             "not_found": self.not_found, "bad_code": self.bad_code, "failed": self.failed,
-            "retried": self.retried, "requests": self.requests, "seconds": round(self.seconds, 2),
+            "retried": self.retried, "skipped": self.skipped, "requests": self.requests, "seconds": round(self.seconds, 2),
             "request_rate_per_s": round(self.request_rate, 1),
         }
 
@@ -140,9 +147,17 @@ class _Progress:
             self._bar.stop()
 
 
-def _batches(items: Sequence[tuple[int, int]], size: int) -> Iterator[Sequence[tuple[int, int]]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _batches(items: Iterable[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
+    """Consecutive batches of `size` distinct pairs (duplicates within a batch dropped), read
+    lazily: only one batch of `items` is held at a time."""
+    batch: dict[tuple[int, int], None] = {}
+    for van_id, code_id in items:
+        batch[(int(van_id), int(code_id))] = None
+        if len(batch) >= size:
+            yield list(batch)
+            batch = {}
+    if batch:
+        yield list(batch)
 
 
 _APPLY, _CHECK = "apply", "check"
@@ -224,9 +239,10 @@ class _Pool:
 def run_sync(
     connect: Callable[[], Any],
     run_id: str,
-    assignments: Sequence[tuple[int, int]],
+    assignments: Iterable[tuple[int, int]],
     client_factory: Callable[[], EveryActionClient],
     *,
+    total: int | None = None,
     concurrency: int = 3,
     batch_size: int = 2000,
     max_failure_fraction: float = 0.05,
@@ -234,9 +250,16 @@ def run_sync(
     lease_seconds: int = 300,
     slot_wait_seconds: float = 300.0,
 ) -> SyncSummary:
-    """Apply each (van_id, code) once. `connect()` returns a new DB-API connection."""
-    summary = SyncSummary(total=len(assignments))
+    """Apply each (van_id, code) once. `connect()` returns a new DB-API connection.
+
+    `assignments` may be a lazy iterator (read one batch at a time); `total`, when known (the
+    mart's row count), only sizes the progress display. `summary.total` counts the distinct
+    pairs taken from `assignments`."""
+    if total is None and isinstance(assignments, Sequence):
+        total = len(assignments)
+    summary = SyncSummary()
     t0 = time.perf_counter()
+    since = started_at()
     lock_conn = connect()
     conn = connect()
     clients: list[EveryActionClient] = []
@@ -251,18 +274,17 @@ def run_sync(
             leases.reconcile()
         clients = [client_factory() for _ in range(concurrency)]
         pool = _Pool(clients, leases, batch_size // concurrency)
-        work = list(dict.fromkeys(assignments))
 
-        # 1. a killed run's `pending` rows: ask before applying again
+        # 1. a killed run's `pending` rows: ask before applying again (those found are recorded
+        #    `applied`, so the batches below skip them)
         recovered = pending_rows(conn)
         if recovered:
             log.info("%d codes were in flight when a previous run stopped; checking them", len(recovered))
             found = _check_recovered(conn, pool, sorted(recovered), run_id)
             summary.already_applied += len(found)
-            work = [p for p in work if p not in found]
 
         # 2. the batches, pipelined
-        _apply_all(conn, pool, work, run_id, batch_size, summary)
+        _apply_all(conn, pool, assignments, run_id, batch_size, summary, total, since)
         pool.stop()
         summary.requests = sum(c.requests for c in clients)
     finally:
@@ -302,7 +324,8 @@ def _check_recovered(conn: Any, pool: _Pool, pairs: list[tuple[int, int]], run_i
 
 
 def _apply_all(
-    conn: Any, pool: _Pool, work: Sequence[tuple[int, int]], run_id: str, batch_size: int, summary: SyncSummary
+    conn: Any, pool: _Pool, work: Iterable[tuple[int, int]], run_id: str, batch_size: int, summary: SyncSummary,
+    total: int | None, since: Any,
 ) -> None:
     """Queue batch after batch (each only once its `pending` rows are committed), keeping the
     next one queued before the workers run dry; commit outcomes every `batch_size` results."""
@@ -311,15 +334,20 @@ def _apply_all(
     queued = 0  # items put on the queue, minus results received
     more = True
     done: list[Outcome] = []
-    progress = _Progress(len(work))
+    progress = _Progress(total or 0)
 
     def feed() -> None:
         nonlocal more, queued
-        batch = next(batches, None)
-        if batch is None:
-            more = False
-            return
-        mark_pending(conn, batch, run_id)
+        batch: list[tuple[int, int]] = []
+        while more and not batch:  # a batch whose pairs are all done already: take the next
+            taken = next(batches, None)
+            if taken is None:
+                more = False
+                return
+            summary.total += len(taken)
+            batch = mark_pending(conn, taken, run_id, since)
+            summary.skipped += len(taken) - len(batch)
+            progress.advance(len(taken) - len(batch))
         for van_id, code_id in batch:
             pool.work.put((_APPLY, van_id, code_id))
         queued += len(batch)

@@ -116,3 +116,23 @@ def test_a_real_benchmark_through_the_harness():
     (m,) = run.measures
     assert m.status == "measured" and m.unit == "s"
     assert 0 < m.ours < m.baseline  # a 500-model catalog page loads well inside the 2 s bound
+
+
+def test_quick_landing_measures_every_peer_with_its_goal():
+    """P1 at --quick size for real: ours, Postgres alone, dlt, parsons, pandas and psql."""
+    (run,) = run_all(BENCHMARKS, quick=True, only=["P1"])
+    by_name = {m.name: m for m in run.measures}
+    goals = {name: m.goal for name, m in by_name.items()}
+    assert goals == {
+        "landing signups vs Postgres alone on the same contract": ">= 0.9",
+        "landing signups vs dlt (postgres destination)": ">= 2",
+        "landing signups vs parsons (Table.from_csv + Postgres.copy)": ">= 2",
+        "landing signups vs pandas to_sql": ">= 10",
+        "landing signups vs psql \\copy into a text table": "",  # retired goal: context only
+        "Postgres alone (our COPY data) vs psql \\copy": "",
+    }
+    for m in run.measures:
+        assert m.status == "measured" and m.unit == "rows/s" and m.ours > 0 and m.baseline > 0, m
+        assert (m.goal_met is None) == (not m.goal)
+    ours = {m.ours for m in run.measures if m.name.startswith("landing signups")}
+    assert len(ours) == 1  # every line compares the same measurement of our landing

@@ -1,9 +1,27 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
         dist='van_id',
         sort=['van_id'],
+        meta={'built_at_column': '_built_at'},
+        pre_hook=[
+            "{{ forget_applied_assignments() }}",
+            "{{ forget_rewritten_first_touches() }}",
+            "{{ forget_aged_out_assignments() }}",
+        ],
     )
 }}
+
+{#-
+    Incremental and ledger-aware (macros/assignments_upkeep.sql): a night reads only the first
+    touches written since the mart's last build, less the VAN IDs the ledger has as done; its
+    pre-hooks first delete the rows now applied, the rows of the people it writes again and
+    the aged-out ones. Rows it leaves stay owed: an older person whose attempt failed (a 404,
+    say) is retried every night until it is applied. A changed seed `source_code_map` or var
+    needs `--full-refresh`.
+-#}
 
 {%- set lookback_days = var('source_code_lookback_days') %}
 
@@ -12,6 +30,9 @@ with
 first_touches as (
 
     select * from {{ ref('int_people_first_touch') }}
+    {%- if is_incremental() %}
+    where _built_at > {{ assignments_watermark() }}
+    {%- endif %}
 
 ),
 
@@ -58,9 +79,14 @@ default_code as (
 done as (
 
     -- VAN IDs that already received a code: never send a second one
-    select distinct van_id
+    select distinct sync_ledger.van_id
     from sync_ledger
-    where status in ({{ sql_string_list(var('ledger_done_statuses')) }})
+    where
+        sync_ledger.status in ({{ sql_string_list(var('ledger_done_statuses')) }})
+        {%- if is_incremental() %}
+        -- tonight's people only: the ledger holds everyone ever applied
+        and sync_ledger.van_id in (select first_touches.van_id from first_touches)
+        {%- endif %}
 
 ),
 
@@ -83,7 +109,9 @@ coded as (
         first_touches.touch_id as first_touch_id,
         first_touches.form_id as first_touch_form_id,
         first_touches.utm_source as first_touch_utm_source,
-        first_touches.touched_at as first_touched_at
+        first_touches.touched_at as first_touched_at,
+        first_touches._built_at as _first_touch_built_at,
+        {{ run_timestamp() }} as _built_at
     from first_touches
     left join form_codes
         on first_touches.form_id = form_codes.form_id
