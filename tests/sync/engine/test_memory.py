@@ -18,7 +18,7 @@ import pytest
 from assetgraph.definitions import AssetContext
 from assetgraph.keys import AssetKey
 from sync.assets import MART, van_source_codes
-from sync.ledger import LEDGER
+from sync.engine.ledger import LEDGER
 from tests.conftest import REPO
 
 KEY = "sk-test-memory-0b1c"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import psycopg2
 
-from sync.client import ClientConfig, EveryActionClient
-from sync.engine import run_sync
-from sync.ledger import LEDGER, Outcome, Status, ensure_ledger, mark_pending, record_outcomes
-from sync.simulator import Simulator
+from sync.everyaction.client import ClientConfig, EveryActionClient
+from sync.engine.run import run_sync
+from sync.engine.ledger import LEDGER, Outcome, Status, ensure_ledger, mark_pending, record_outcomes
+from sync.simulator.server import Simulator
 
 KEY = "sk-test-stream-77aa"
 CODE = 1001
