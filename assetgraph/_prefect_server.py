@@ -73,8 +73,7 @@ def ensure_prefect_api(root: Path | None = None, announce: Callable[[str], None]
     for Prefect's ephemeral mode. Call before anything imports Prefect."""
     say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
     url = os.environ.get("PREFECT_API_URL", "").strip()
-    if url:
-        say(f"Prefect API: {url} (PREFECT_API_URL)")
+    if url:  # the user's own server: nothing to start, nothing to announce (errors stay one line)
         return url
     if os.environ.get("ASSETGRAPH_PREFECT_SERVER", "").strip().lower() == "ephemeral":
         return None

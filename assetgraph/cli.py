@@ -396,13 +396,11 @@ def _print_retry_plan(plan) -> None:  # type: ignore[no-untyped-def]
     if opts:
         out.print("same options: " + " ".join(opts))
     if plan.items:
-        table = Table(title=f"retry: {len(plan.items)} steps", title_justify="left")
-        for col in ("step", "why", "runs"):
-            table.add_column(col)
-        for i in plan.items:
-            runs = "checks " + ", ".join(i.recheck) if i.recheck else "materialize"
-            table.add_row(i.step_id, i.reason, runs)
-        out.print(table)
+        table_rows = [
+            (i.step_id, i.reason, "checks " + ", ".join(i.recheck) if i.recheck else "materialize")
+            for i in plan.items
+        ]
+        out.print(key_table(f"retry: {len(plan.items)} steps", ("step", "why", "runs"), table_rows, out.width))
     for i in plan.changed:
         out.print(f"[yellow]![/] code changed since run {run.run_id}: {i.step_id} ({i.code_changed})")
     for key in plan.dropped:

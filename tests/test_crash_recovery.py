@@ -228,7 +228,7 @@ def test_worker_killed_mid_sync_then_next_run_completes(tmp_path, nightly_env):
 
     from assetgraph._prefect_server import ensure_local_server
     from assetgraph.execution.deployable import materialize_flow
-    from flows.sample_data import SampleConfig, generate
+    from flows.signups.sample_data import SampleConfig, generate
 
     env, sim, home, wh = nightly_env
     api_url = ensure_local_server(home).api_url

@@ -74,7 +74,7 @@ def test_prefect_api_url_is_used_and_nothing_is_started(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     lines: list[str] = []
     assert ensure_prefect_api(announce=lines.append) == "http://127.0.0.1:9/api"
-    assert lines == ["Prefect API: http://127.0.0.1:9/api (PREFECT_API_URL)"]
+    assert lines == []  # the user's own server: nothing started, nothing announced
     assert not (home / "server.json").exists()
 
 
