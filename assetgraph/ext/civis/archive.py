@@ -141,7 +141,7 @@ def archive_objects(
     if warehouse is None and objects:
         from assetgraph.warehouse import resolve_warehouse
 
-        warehouse = resolve_warehouse()
+        warehouse = resolve_warehouse(root=Path(project_root))  # where verify recorded its checks
     try:
         parity = latest_parity(warehouse, sorted({k for o in objects for k in o.keys}))
     except AssetGraphError:

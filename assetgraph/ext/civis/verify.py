@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from assetgraph.ext.civis._parity import Parity, compare
-from assetgraph.ext.civis._project import REPORT_JSON
+from assetgraph.ext.civis.contract import PARITY_CHECK, REPORT_JSON
 from assetgraph.ext.civis.errors import CivisVerifyError
 
-__all__ = ["VerifyResult", "ModelParity", "verify", "SHADOW_SUFFIX", "CHECK_NAME"]
+__all__ = ["VerifyResult", "ModelParity", "verify", "SHADOW_SUFFIX"]
 
 SHADOW_SUFFIX = "_civis_shadow"
-CHECK_NAME = "civis_parity"
 _SHADOW_MACRO = """\
 {#- Written by `assetgraph civis verify` into a temporary copy: build into shadow schemas. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
@@ -152,7 +151,7 @@ def _record(wh: Any, run_id: str, parities: list[ModelParity], selection: str | 
     catalog.record_run_start(wh, run_id, f"civis verify {selection or ''}".strip(), [], "civis-verify")
     for m in parities:
         catalog.record_check(
-            wh, run_id=run_id, asset_key=m.key, check_name=CHECK_NAME, partition_key=None, source="civis",
+            wh, run_id=run_id, asset_key=m.key, check_name=PARITY_CHECK, partition_key=None, source="civis",
             blocking=False, status=m.status, message="; ".join(m.problems)[:4000],
             metadata={"relation": m.relation, "shadow_relation": _shadow_name(m.relation),
                       "live_rows": m.live_rows, "shadow_rows": m.shadow_rows,

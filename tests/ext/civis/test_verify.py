@@ -12,7 +12,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from assetgraph.ext.civis.verify import CHECK_NAME, SHADOW_SUFFIX, verify
+from assetgraph.ext.civis.contract import PARITY_CHECK
+from assetgraph.ext.civis.verify import SHADOW_SUFFIX, verify
 from assetgraph.warehouse import connect
 from tests.ext.civis import import_corpus as corpus
 from tests.ext.civis.import_fixtures import imported  # noqa: F401 (pytest fixtures)
@@ -68,7 +69,7 @@ def live_project(imported, warehouse_env, monkeypatch):
 def _checks(wh, run_id):
     with connect(wh) as conn, conn.cursor() as cur:
         cur.execute("select asset_key, status, message, metadata from asset_catalog.check_results"
-                    " where run_id = %s and check_name = %s order by asset_key", (run_id, CHECK_NAME))
+                    " where run_id = %s and check_name = %s order by asset_key", (run_id, PARITY_CHECK))
         return {r[0]: (r[1], r[2], json.loads(r[3])) for r in cur.fetchall()}
 
 
