@@ -25,12 +25,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from assetgraph.ext.civis._layout import KIND_BY_REPORT_TYPE, ObjectKind
 from assetgraph.ext.civis.errors import CivisArchiveError
 
-__all__ = ["REPORT_JSON", "REPORT_MD", "REPORT_PATH", "PARITY_CHECK", "MigratedObject", "read_report"]
+__all__ = ["REPORT_JSON", "REPORT_MD", "REPORT_PATH", "PARITY_CHECK", "MigratedObject", "read_report", "select_keys"]
 
 REPORT_JSON = "reports/civis-migration.json"
 REPORT_MD = "reports/civis-migration.md"
@@ -99,3 +99,19 @@ def read_report(path: Path) -> tuple[MigratedObject, ...]:
     if not isinstance(items, list):
         raise CivisArchiveError(path, 'has no "objects" list')
     return tuple(MigratedObject.from_json(item, f"{path} objects[{i}]") for i, item in enumerate(items))
+
+
+def select_keys(keys: Iterable[str], selection: str | None) -> list[str]:
+    """The migrated keys SELECTION picks (sorted; all when it is empty), in the asset selection
+    syntax: keys, globs (`analytics/*`), `group:`, unions. The keys are taken alone, without the
+    project's graph, so lineage operators (`+key`) add nothing. A term matching no key raises
+    `UnknownAssetError` (`.term`)."""
+    known = sorted(set(keys))
+    if not selection or not selection.strip():
+        return known
+    from assetgraph.graph import AssetGraph
+    from assetgraph.selection import select
+    from assetgraph.specs import AssetSpec
+
+    graph = AssetGraph.build([AssetSpec.create(k) for k in known])
+    return sorted(str(k) for k in select(selection, graph))
