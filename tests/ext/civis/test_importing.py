@@ -210,6 +210,21 @@ def test_dry_run_writes_nothing_and_shows_what_it_would_write(project, export):
     lines = result.lines()
     assert "would create dbt_project/models/analytics/daily_signups.sql" in lines
     assert "would create civis_schedules.py" in lines
+    assert any(line.startswith("21 Civis object(s): ") and
+               "file(s) would be created, 0 would be updated, 0 would be removed, 0 unchanged" in line for line in lines)
+    assert not [line for line in lines if "[tool.assetgraph] modules" in line]  # the template loads flows.civis.*
+
+
+def test_a_project_that_does_not_load_the_migrated_modules_is_told_how(project, export):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(', "flows.civis.*"', ""))
+    lines = import_export(export, project, dry_run=True).lines()
+    hint = [line for line in lines if "[tool.assetgraph] modules" in line]
+    assert hint == ['add "flows.civis.*" to [tool.assetgraph] modules in pyproject.toml: the project does not '
+                    "load 9 migrated asset module(s) (flows.civis.donor_export_to_s3, flows.civis.dynamic_partition_swap, "
+                    "flows.civis.hello_hourly, flows.civis.incremental_events, flows.civis.push_signups_to_van, "
+                    "flows.civis.refresh_via_procedure, flows.civis.score_people, "
+                    "flows.civis.table_then_patch_unsplittable, flows.civis.vendor_list_load)"]
 
 
 def test_a_script_removed_from_the_export_loses_its_files(project, export):
