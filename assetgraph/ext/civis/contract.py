@@ -30,7 +30,9 @@ from typing import Any, Iterable, Mapping
 from assetgraph.ext.civis._layout import KIND_BY_REPORT_TYPE, ObjectKind
 from assetgraph.ext.civis.errors import CivisArchiveError
 
-__all__ = ["REPORT_JSON", "REPORT_MD", "REPORT_PATH", "PARITY_CHECK", "MigratedObject", "read_report", "select_keys"]
+__all__ = [
+    "REPORT_JSON", "REPORT_MD", "REPORT_PATH", "PARITY_CHECK", "MigratedObject", "read_report", "select_keys",
+]
 
 REPORT_JSON = "reports/civis-migration.json"
 REPORT_MD = "reports/civis-migration.md"

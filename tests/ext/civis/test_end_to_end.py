@@ -32,7 +32,7 @@ from assetgraph.warehouse import Warehouse, connect
 from tests.conftest import REPO
 from tests.ext.civis import import_corpus as corpus
 from tests.ext.civis.import_fixtures import copy_project
-from tests.ext.civis.test_verify import _literal, make_live
+from tests.ext.civis.test_verify import land_raw, make_live
 
 ASSETGRAPH = Path(sys.executable).parent / "assetgraph"
 # What the shipped template schedules hourly for freshness (`tag:nightly`): importing Civis
@@ -115,14 +115,10 @@ def listed(root: Path, env: dict[str, str], selection: str) -> dict[str, list[st
     return {a["key"]: a["tags"] for a in json.loads(proc.stdout)}
 
 
-def land_raw(wh: Warehouse) -> None:
+def land_dev(wh: Warehouse) -> None:
     """What the Civis import (Dbsync) and the COPY script land, in the dev database."""
     with connect(wh) as conn, conn.cursor() as cur:
-        cur.execute("create schema raw")
-        for table, (cols, rows) in corpus.RAW_TABLES.items():
-            cur.execute(f"create table {table} ({cols})")
-            for row in rows:
-                cur.execute(f"insert into {table} values ({', '.join(_literal(v) for v in row)})")
+        land_raw(cur)
         cur.execute("create table raw.vendor_list (vendor_name varchar(64), vendor_code varchar(64))")
         cur.execute("insert into raw.vendor_list values ('Vendor A', 'vendor_a')")
 
@@ -192,7 +188,7 @@ def test_a_civis_estate_moves_end_to_end(tmp_path, pg_server, warehouse, prefect
         assert "civis/hello_hourly" in light.stdout and "HEAVY []" in light.stdout
 
         # 4. materialize the models on the embedded warehouse (dev), through Prefect
-        land_raw(dev)
+        land_dev(dev)
         proc = run(root, env, "materialize", "kind:dbt and tag:civis")
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
         for key in MODELS:

@@ -42,13 +42,19 @@ def _postgres(stmt: exp.Expression) -> str | None:
     return stmt.sql("postgres")
 
 
+def land_raw(cur) -> None:
+    """The raw tables the Civis import (Dbsync) lands, with the corpus's rows."""
+    cur.execute("create schema raw")
+    for table, (cols, rows) in corpus.RAW_TABLES.items():
+        cur.execute(f"create table {table} ({cols})")
+        for row in rows:
+            cur.execute(f"insert into {table} values ({', '.join(_literal(v) for v in row)})")
+
+
 def make_live(wh) -> None:
     with connect(wh) as conn, conn.cursor() as cur:
-        cur.execute("create schema raw; create schema analytics")
-        for table, (cols, rows) in corpus.RAW_TABLES.items():
-            cur.execute(f"create table {table} ({cols})")
-            for row in rows:
-                cur.execute(f"insert into {table} values ({', '.join(_literal(v) for v in row)})")
+        land_raw(cur)
+        cur.execute("create schema analytics")
         for table, cols in PREEXISTING.items():
             cur.execute(f"create table {table} ({cols})")
         for id_ in LIVE_SCRIPTS:
