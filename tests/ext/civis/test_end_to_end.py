@@ -181,6 +181,11 @@ def test_a_civis_estate_moves_end_to_end(tmp_path, pg_server, warehouse, prefect
         assert set(civis) == MODELS | PYTHON_KEYS | STUB_KEYS
         assert all(tags == ["civis"] for tags in civis.values()), civis
         assert listed(root, env, "tag:nightly") == nightly_before
+        # every generated schedule selects assets that are in the graph (the Python one too)
+        schedules = {o.schedule["name"]: o.schedule["selection"] for o in objects.values() if o.schedule}
+        assert "civis-python3-202-hello-hourly" in schedules
+        for name, selection in schedules.items():
+            assert set(selection.split()) <= set(civis), name
         # loading the migrated modules keeps `list` light: their code runs only when materialized
         light = subprocess.run([sys.executable, "-c", LIST_IMPORTS], cwd=root, env=env, capture_output=True,
                                text=True, timeout=600)

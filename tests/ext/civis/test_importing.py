@@ -181,8 +181,9 @@ def test_python_modules_load_as_assets(imported, monkeypatch):
     assert "_PASSWORD" not in van.split("# ---- the Civis script ----")[1].replace("# Push new signups into VAN. VAN_PASSWORD", "")
     assert 'secret("VAN")' in van and 'secret("VAN", "username")' in van
     assert 'params["SOURCE_TABLE"]' in van and '"SOURCE_TABLE": "analytics.people"' in van
+    # forget the copy's `flows` (popped, not monkeypatch.delitem: its undo would put them back)
     for name in [m for m in sys.modules if m == "flows" or m.startswith("flows.")]:
-        monkeypatch.delitem(sys.modules, name)
+        sys.modules.pop(name)
 
 
 def test_importing_twice_changes_nothing_and_a_changed_script_updates_its_model(project, export):
