@@ -143,6 +143,13 @@ def test_report_files(imported):
     assert "| sql 101 Daily signups rollup |" in md and "## Needs attention" in md
     assert result.objects == len(report["objects"])
     assert "reports/civis-migration.json" in result.created
+    # what archive reads (contract.read_report) and verify compares (`models`)
+    from assetgraph.ext.civis.contract import REPORT_PATH, read_report
+
+    objects = read_report(root / REPORT_PATH)
+    assert [(o.type, o.id) for o in objects] == [(o["type"], o["id"]) for o in report["objects"]]
+    assert {k for o in objects for k in o.keys if not k.startswith(("civis/", "raw/"))} == set(report["models"])
+    assert all(o.kind.report_type == o.type for o in objects)
 
 
 def test_generated_models_pass_sqlfluff(imported):
