@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import logging
+import pkgutil
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -30,6 +32,7 @@ __all__ = [
     "asset",
     "asset_check",
     "load_definitions",
+    "expand_modules",
     "Definitions",
 ]
 
@@ -178,11 +181,43 @@ def _collect(module: ModuleType) -> tuple[list[AssetDefinition], list[CheckDefin
     return assets, checks
 
 
+def _submodules(entry: str) -> list[str]:
+    """The public submodules of the package an entry `pkg.*` names (see expand_modules)."""
+    package = entry[:-2]
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError as exc:
+        parents = {".".join(package.split(".")[: i + 1]) for i in range(package.count(".") + 1)}
+        if exc.name in parents:
+            return []  # the package (or a parent) does not exist yet: the glob matches nothing
+        raise ConfigError(f"cannot import asset module {entry!r}: {exc}") from exc
+    except ImportError as exc:
+        raise ConfigError(f"cannot import asset module {entry!r}: {exc}") from exc
+    if spec is None:
+        return []
+    if spec.submodule_search_locations is None:
+        raise ConfigError(f"asset modules entry {entry!r}: {package} is a module, not a package")
+    names = sorted(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations))
+    return [f"{package}.{name}" for name in names if not name.startswith("_")]
+
+
+def expand_modules(entries: Sequence[str]) -> tuple[str, ...]:
+    """The modules `[tool.assetgraph] modules` entries name: `a.b` is itself; `a.b.*` is every
+    public submodule of the package `a.b` (one level, by name; `_private` ones left out), found
+    on disk without importing them, and nothing while `a.b` does not exist, so a project can
+    list a package that a tool fills later (the template lists `flows.civis.*`)."""
+    out: list[str] = []
+    for entry in entries:
+        out += _submodules(entry) if entry.endswith(".*") else [entry]
+    return tuple(dict.fromkeys(out))
+
+
 def load_definitions(modules: Sequence[str]) -> Definitions:
-    """Import each module and collect the assets and checks it exposes."""
+    """Import each module (`pkg.*` entries expanded, see expand_modules) and collect the assets
+    and checks it exposes."""
     assets: dict[AssetKey, AssetDefinition] = {}
     checks: dict[CheckKey, CheckDefinition] = {}
-    for name in modules:
+    for name in expand_modules(modules):
         try:
             module = importlib.import_module(name)
         except ImportError as exc:

@@ -24,12 +24,11 @@ from assetgraph.ext.civis._sql import ScriptPlan, TableName, plan_script
 from assetgraph.ext.civis._workflows import WorkflowPlan, read_workflow
 from assetgraph.ext.civis.errors import CivisCycleError, CivisTableConflictError
 
-__all__ = ["Migration", "ModelInfo", "plan_migration", "SOURCES_FILE", "REPORT_JSON", "REPORT_MD"]
+__all__ = ["Migration", "ModelInfo", "plan_migration", "SOURCES_FILE", "ASSET_PACKAGE"]
 
 SOURCES_FILE = "civis__sources.yml"
-REPORT_JSON = "reports/civis-migration.json"
-REPORT_MD = "reports/civis-migration.md"
 SCHEDULES_FILE = "civis_schedules.py"
+ASSET_PACKAGE = "flows.civis"  # flows/civis/<slug>.py: one module per migrated Python asset
 _FLOWS_INIT = '"""Project flows (this file was created by `assetgraph civis import`)."""\n'
 
 
@@ -325,7 +324,7 @@ def plan_migration(objects: tuple[CivisObject, ...], project_root: Path, dbt_dir
         files[f"flows/civis/{func}.py"] = module.text
     if modules:
         lines = ['"""Assets moved from Civis by `assetgraph civis import` (generated).', "",
-                 'Add "flows.civis" to `[tool.assetgraph] modules` in pyproject.toml to load them."""', ""]
+                 '`"flows.civis.*"` in `[tool.assetgraph] modules` (pyproject.toml) loads them."""', ""]
         lines += [f"from flows.civis.{f} import {f} as {f}" for f in sorted(modules)]
         files["flows/civis/__init__.py"] = "\n".join(lines) + "\n"
         package = project_root / "flows" / "__init__.py"

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from assetgraph.errors import AssetGraphError
 from assetgraph.ext.civis._client import CivisSession, connect
-from assetgraph.ext.civis.contract import PARITY_CHECK, REPORT_PATH, MigratedObject, read_report
+from assetgraph.ext.civis.contract import PARITY_CHECK, REPORT_PATH, MigratedObject, read_report, select_keys
 from assetgraph.ext.civis.errors import CivisApiError, CivisArchiveError
 
 __all__ = ["ArchiveDecision", "ArchiveOutcome", "ArchiveResult", "decide", "latest_parity", "archive_objects"]
@@ -116,13 +116,7 @@ def latest_parity(warehouse: Any, keys: Sequence[str]) -> dict[str, str]:
 def _select(objects: Sequence[MigratedObject], selection: str | None) -> list[MigratedObject]:
     if not selection:
         return list(objects)
-    from assetgraph.graph import AssetGraph
-    from assetgraph.selection import select
-    from assetgraph.specs import AssetSpec
-
-    keys = sorted({k for o in objects for k in o.keys})
-    graph = AssetGraph.build([AssetSpec.create(k) for k in keys])
-    chosen = {str(k) for k in select(selection, graph)}
+    chosen = set(select_keys((k for o in objects for k in o.keys), selection))
     return [o for o in objects if chosen.intersection(o.keys)]
 
 
@@ -141,7 +135,7 @@ def archive_objects(
     if warehouse is None and objects:
         from assetgraph.warehouse import resolve_warehouse
 
-        warehouse = resolve_warehouse()
+        warehouse = resolve_warehouse(root=Path(project_root))  # where verify recorded its checks
     try:
         parity = latest_parity(warehouse, sorted({k for o in objects for k in o.keys}))
     except AssetGraphError:

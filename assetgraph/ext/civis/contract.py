@@ -1,11 +1,18 @@
 """What `civis import`, `civis verify` and `civis archive` hand each other.
 
-- `civis import` writes `reports/civis-migration.json` (REPORT_PATH, under the project root)::
+- `civis import` writes `reports/civis-migration.json` (REPORT_JSON, under the project root;
+  REPORT_MD beside it for people)::
 
       {"objects": [{"type": "sql" | "python3" | "container" | "workflow" | "import",
                     "id": 12, "name": "...", "became": "dbt model" | ...,
                     "keys": ["schema/table", ...], "schedule": {...} | null,
-                    "needs_attention": ["reason", ...]}, ...]}
+                    "needs_attention": ["reason", ...]}, ...],
+       "models": {"schema/table": {"model": "table", "relation": "schema.table",
+                                   "civis_id": 12, "path": "dbt_project/models/..."}, ...},
+       "files": ["path the import wrote", ...]}
+
+  `objects` is what archive reads (`read_report`), `models` what verify compares, `files`
+  what the next import may remove.
 
 - `civis verify` records one catalog check result named PARITY_CHECK (`civis_parity`) per key
   it compared (`assetgraph.catalog.record_check`, status `passed` / `failed` / `error`).
@@ -18,14 +25,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from assetgraph.ext.civis._layout import KIND_BY_REPORT_TYPE, ObjectKind
 from assetgraph.ext.civis.errors import CivisArchiveError
 
-__all__ = ["REPORT_PATH", "PARITY_CHECK", "MigratedObject", "read_report"]
+__all__ = [
+    "REPORT_JSON", "REPORT_MD", "REPORT_PATH", "PARITY_CHECK", "MigratedObject", "read_report", "select_keys",
+]
 
-REPORT_PATH = Path("reports") / "civis-migration.json"
+REPORT_JSON = "reports/civis-migration.json"
+REPORT_MD = "reports/civis-migration.md"
+REPORT_PATH = Path(REPORT_JSON)
 PARITY_CHECK = "civis_parity"
 
 
@@ -90,3 +101,19 @@ def read_report(path: Path) -> tuple[MigratedObject, ...]:
     if not isinstance(items, list):
         raise CivisArchiveError(path, 'has no "objects" list')
     return tuple(MigratedObject.from_json(item, f"{path} objects[{i}]") for i, item in enumerate(items))
+
+
+def select_keys(keys: Iterable[str], selection: str | None) -> list[str]:
+    """The migrated keys SELECTION picks (sorted; all when it is empty), in the asset selection
+    syntax: keys, globs (`analytics/*`), `group:`, unions. The keys are taken alone, without the
+    project's graph, so lineage operators (`+key`) add nothing. A term matching no key raises
+    `UnknownAssetError` (`.term`)."""
+    known = sorted(set(keys))
+    if not selection or not selection.strip():
+        return known
+    from assetgraph.graph import AssetGraph
+    from assetgraph.selection import select
+    from assetgraph.specs import AssetSpec
+
+    graph = AssetGraph.build([AssetSpec.create(k) for k in known])
+    return sorted(str(k) for k in select(selection, graph))

@@ -23,9 +23,11 @@ from pathlib import Path
 
 import yaml
 
+from assetgraph.config import load_settings
 from assetgraph.ext.civis._objects import read_export
-from assetgraph.ext.civis._project import REPORT_JSON, REPORT_MD, plan_migration
+from assetgraph.ext.civis._project import ASSET_PACKAGE, plan_migration
 from assetgraph.ext.civis._report import render_json, render_markdown
+from assetgraph.ext.civis.contract import REPORT_JSON, REPORT_MD
 from assetgraph.ext.civis.errors import CivisMigrationError
 
 __all__ = ["ImportResult", "import_export", "dbt_project_dir"]
@@ -45,31 +47,44 @@ class ImportResult:
     objects: int
     needs_attention: tuple[str, ...]  # "sql script 12 "x": reason"
     schedules: int
+    unloaded_modules: tuple[str, ...] = ()  # generated asset modules the project does not load
 
     def lines(self) -> list[str]:
         verb = "would " if self.dry_run else ""
+        done = "would be " if self.dry_run else ""
         out = [f"{verb}create {p}" for p in self.created]
         out += [f"{verb}update {p}" for p in self.changed]
         out += [f"{verb}remove {p}" for p in self.removed]
         n_write = len(self.created) + len(self.changed) + len(self.removed)
         out.append(
-            f"{self.objects} Civis object(s): {len(self.created)} file(s) {verb}created, "
-            f"{len(self.changed)} {verb}updated, {len(self.removed)} {verb}removed, "
+            f"{self.objects} Civis object(s): {len(self.created)} file(s) {done}created, "
+            f"{len(self.changed)} {done}updated, {len(self.removed)} {done}removed, "
             f"{len(self.unchanged)} unchanged; {self.schedules} schedule(s)"
             + ("" if n_write or self.dry_run else " (nothing changed)")
         )
         if self.needs_attention:
             out.append(f"{len(self.needs_attention)} item(s) need attention (see {REPORT_MD}):")
             out += [f"  {item}" for item in self.needs_attention]
-        if not self.dry_run and any(p.startswith("flows/civis/") for p in self.created):
-            out.append('next: add "flows.civis" to [tool.assetgraph] modules in pyproject.toml, '
-                       "then `assetgraph civis verify`")
+        if self.unloaded_modules:
+            out.append(f'add "{ASSET_PACKAGE}.*" to [tool.assetgraph] modules in pyproject.toml: the project '
+                       f"does not load {len(self.unloaded_modules)} migrated asset module(s) "
+                       f"({', '.join(self.unloaded_modules)})")
         return out
 
 
-def dbt_project_dir(project_root: Path) -> Path:
-    from assetgraph.config import load_settings
+def _unloaded(paths: list[str], entries: tuple[str, ...]) -> tuple[str, ...]:
+    """The generated asset modules (`flows/civis/<slug>.py`) that `[tool.assetgraph] modules`
+    entries do not load: neither named, nor under a `flows.civis.*` entry, nor re-exported by a
+    `flows.civis` entry (the generated package imports every module)."""
+    if f"{ASSET_PACKAGE}.*" in entries or ASSET_PACKAGE in entries:
+        return ()
+    folder = ASSET_PACKAGE.replace(".", "/") + "/"
+    names = [p[:-3].replace("/", ".") for p in paths
+             if p.startswith(folder) and p.endswith(".py") and not p.endswith("/__init__.py")]
+    return tuple(n for n in sorted(names) if n not in entries)
 
+
+def dbt_project_dir(project_root: Path) -> Path:
     settings = load_settings(root=project_root)
     if settings.dbt_project_dir is None:
         raise CivisMigrationError(f"{project_root} has no dbt project (dbt_project.yml)")
@@ -152,8 +167,9 @@ def import_export(export_dir: Path, project_root: Path, *, dry_run: bool) -> Imp
         f'{o["type"]} {o["id"]} "{o["name"]}": {item}'
         for o in report["objects"] for item in o["needs_attention"]
     )
+    unloaded = _unloaded(sorted(files), load_settings(root=root).modules)
     result = ImportResult(dry_run, tuple(created), tuple(changed), tuple(unchanged), tuple(removed),
-                          len(objects), attention, len(migration.schedules))
+                          len(objects), attention, len(migration.schedules), unloaded)
     if dry_run or not (created or changed or removed):
         return result
 

@@ -12,12 +12,12 @@ comparison. Each verified key gets one `civis_parity` row in the catalog's check
 (passed / failed / error, with counts and the masked sample in its metadata); the archive
 command reads them.
 
-SELECTION: space-separated keys or globs over the migrated models' keys (`analytics/*`).
+SELECTION: the asset selection syntax over the migrated models' keys, as one argument
+(`"analytics/people analytics/donor_*"`, `group:analytics`); see `contract.select_keys`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import shutil
 import subprocess
@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from assetgraph.ext.civis._parity import Parity, compare
-from assetgraph.ext.civis._project import REPORT_JSON
+from assetgraph.ext.civis.contract import PARITY_CHECK, REPORT_JSON, select_keys
 from assetgraph.ext.civis.errors import CivisVerifyError
 
-__all__ = ["VerifyResult", "ModelParity", "verify", "SHADOW_SUFFIX", "CHECK_NAME"]
+__all__ = ["VerifyResult", "ModelParity", "verify", "SHADOW_SUFFIX"]
 
 SHADOW_SUFFIX = "_civis_shadow"
-CHECK_NAME = "civis_parity"
 _SHADOW_MACRO = """\
 {#- Written by `assetgraph civis verify` into a temporary copy: build into shadow schemas. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
@@ -91,17 +90,13 @@ def _report(project_root: Path) -> dict[str, Any]:
 
 
 def _select(models: dict[str, Any], selection: str | None) -> list[str]:
-    keys = sorted(models)
-    if not selection or not selection.strip():
-        return keys
-    chosen: list[str] = []
-    for term in selection.split():
-        term = term.strip("+")
-        hits = [k for k in keys if fnmatch.fnmatchcase(k, term)]
-        if not hits:
-            raise CivisVerifyError(f"{term!r} matches no migrated model (known: {', '.join(keys) or 'none'})")
-        chosen += [h for h in hits if h not in chosen]
-    return chosen
+    from assetgraph.errors import UnknownAssetError
+
+    try:
+        return select_keys(models, selection)
+    except UnknownAssetError as exc:
+        known = ", ".join(sorted(models)) or "none"
+        raise CivisVerifyError(f"{exc.term!r} matches no migrated model (known: {known})") from None
 
 
 def _shadow_copy(dbt_dir: Path, work: Path) -> Path:
@@ -152,7 +147,7 @@ def _record(wh: Any, run_id: str, parities: list[ModelParity], selection: str | 
     catalog.record_run_start(wh, run_id, f"civis verify {selection or ''}".strip(), [], "civis-verify")
     for m in parities:
         catalog.record_check(
-            wh, run_id=run_id, asset_key=m.key, check_name=CHECK_NAME, partition_key=None, source="civis",
+            wh, run_id=run_id, asset_key=m.key, check_name=PARITY_CHECK, partition_key=None, source="civis",
             blocking=False, status=m.status, message="; ".join(m.problems)[:4000],
             metadata={"relation": m.relation, "shadow_relation": _shadow_name(m.relation),
                       "live_rows": m.live_rows, "shadow_rows": m.shadow_rows,

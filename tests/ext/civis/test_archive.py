@@ -146,3 +146,16 @@ def test_decide_is_pure_and_strict():
     decision = decide([with_attention], {"a/x": "passed"})[0]
     assert not decision.eligible and decision.reason == "needs attention: COPY (+1 more)"
     assert json.dumps(obj.label) == '"workflow 1 \\"w\\""'
+
+
+def test_select_keys_is_the_asset_selection_syntax_over_the_migrated_keys():
+    from assetgraph.errors import UnknownAssetError
+    from assetgraph.ext.civis.contract import select_keys
+
+    keys = ["analytics/people", "analytics/donor_totals", "civis/hello", "analytics/people"]
+    assert select_keys(keys, None) == select_keys(keys, "  ") == ["analytics/donor_totals", "analytics/people", "civis/hello"]
+    assert select_keys(keys, "analytics/donor_* +civis/hello") == ["analytics/donor_totals", "civis/hello"]
+    assert select_keys(keys, "group:analytics") == ["analytics/donor_totals", "analytics/people"]
+    with pytest.raises(UnknownAssetError) as info:
+        select_keys(keys, "analytics/people marts/nothing")
+    assert info.value.term == "marts/nothing"

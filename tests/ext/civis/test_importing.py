@@ -143,6 +143,13 @@ def test_report_files(imported):
     assert "| sql 101 Daily signups rollup |" in md and "## Needs attention" in md
     assert result.objects == len(report["objects"])
     assert "reports/civis-migration.json" in result.created
+    # what archive reads (contract.read_report) and verify compares (`models`)
+    from assetgraph.ext.civis.contract import REPORT_PATH, read_report
+
+    objects = read_report(root / REPORT_PATH)
+    assert [(o.type, o.id) for o in objects] == [(o["type"], o["id"]) for o in report["objects"]]
+    assert {k for o in objects for k in o.keys if not k.startswith(("civis/", "raw/"))} == set(report["models"])
+    assert all(o.kind.report_type == o.type for o in objects)
 
 
 def test_generated_models_pass_sqlfluff(imported):
@@ -181,8 +188,9 @@ def test_python_modules_load_as_assets(imported, monkeypatch):
     assert "_PASSWORD" not in van.split("# ---- the Civis script ----")[1].replace("# Push new signups into VAN. VAN_PASSWORD", "")
     assert 'secret("VAN")' in van and 'secret("VAN", "username")' in van
     assert 'params["SOURCE_TABLE"]' in van and '"SOURCE_TABLE": "analytics.people"' in van
+    # forget the copy's `flows` (popped, not monkeypatch.delitem: its undo would put them back)
     for name in [m for m in sys.modules if m == "flows" or m.startswith("flows.")]:
-        monkeypatch.delitem(sys.modules, name)
+        sys.modules.pop(name)
 
 
 def test_importing_twice_changes_nothing_and_a_changed_script_updates_its_model(project, export):
@@ -210,6 +218,21 @@ def test_dry_run_writes_nothing_and_shows_what_it_would_write(project, export):
     lines = result.lines()
     assert "would create dbt_project/models/analytics/daily_signups.sql" in lines
     assert "would create civis_schedules.py" in lines
+    assert any(line.startswith("21 Civis object(s): ") and
+               "file(s) would be created, 0 would be updated, 0 would be removed, 0 unchanged" in line for line in lines)
+    assert not [line for line in lines if "[tool.assetgraph] modules" in line]  # the template loads flows.civis.*
+
+
+def test_a_project_that_does_not_load_the_migrated_modules_is_told_how(project, export):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(', "flows.civis.*"', ""))
+    lines = import_export(export, project, dry_run=True).lines()
+    hint = [line for line in lines if "[tool.assetgraph] modules" in line]
+    assert hint == ['add "flows.civis.*" to [tool.assetgraph] modules in pyproject.toml: the project does not '
+                    "load 9 migrated asset module(s) (flows.civis.donor_export_to_s3, flows.civis.dynamic_partition_swap, "
+                    "flows.civis.hello_hourly, flows.civis.incremental_events, flows.civis.push_signups_to_van, "
+                    "flows.civis.refresh_via_procedure, flows.civis.score_people, "
+                    "flows.civis.table_then_patch_unsplittable, flows.civis.vendor_list_load)"]
 
 
 def test_a_script_removed_from_the_export_loses_its_files(project, export):

@@ -12,7 +12,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from assetgraph.ext.civis.verify import CHECK_NAME, SHADOW_SUFFIX, verify
+from assetgraph.ext.civis.contract import PARITY_CHECK
+from assetgraph.ext.civis.verify import SHADOW_SUFFIX, verify
 from assetgraph.warehouse import connect
 from tests.ext.civis import import_corpus as corpus
 from tests.ext.civis.import_fixtures import imported  # noqa: F401 (pytest fixtures)
@@ -41,13 +42,19 @@ def _postgres(stmt: exp.Expression) -> str | None:
     return stmt.sql("postgres")
 
 
+def land_raw(cur) -> None:
+    """The raw tables the Civis import (Dbsync) lands, with the corpus's rows."""
+    cur.execute("create schema raw")
+    for table, (cols, rows) in corpus.RAW_TABLES.items():
+        cur.execute(f"create table {table} ({cols})")
+        for row in rows:
+            cur.execute(f"insert into {table} values ({', '.join(_literal(v) for v in row)})")
+
+
 def make_live(wh) -> None:
     with connect(wh) as conn, conn.cursor() as cur:
-        cur.execute("create schema raw; create schema analytics")
-        for table, (cols, rows) in corpus.RAW_TABLES.items():
-            cur.execute(f"create table {table} ({cols})")
-            for row in rows:
-                cur.execute(f"insert into {table} values ({', '.join(_literal(v) for v in row)})")
+        land_raw(cur)
+        cur.execute("create schema analytics")
         for table, cols in PREEXISTING.items():
             cur.execute(f"create table {table} ({cols})")
         for id_ in LIVE_SCRIPTS:
@@ -68,7 +75,7 @@ def live_project(imported, warehouse_env, monkeypatch):
 def _checks(wh, run_id):
     with connect(wh) as conn, conn.cursor() as cur:
         cur.execute("select asset_key, status, message, metadata from asset_catalog.check_results"
-                    " where run_id = %s and check_name = %s order by asset_key", (run_id, CHECK_NAME))
+                    " where run_id = %s and check_name = %s order by asset_key", (run_id, PARITY_CHECK))
         return {r[0]: (r[1], r[2], json.loads(r[3])) for r in cur.fetchall()}
 
 
