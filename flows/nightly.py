@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     from assetgraph._prefect_server import ensure_prefect_api
-    from assetgraph.cli import _print_report
+    from assetgraph.cli import _live_line as live, _print_report
     from assetgraph.errors import AssetGraphError
     from assetgraph.execution import materialize
     from assetgraph.loader import load_project
@@ -80,14 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         simulator = start_local_simulator(wh)
         console.print(f"EveryAction: local simulator at {simulator.base_url}")
-
-    def live(o) -> None:  # type: ignore[no-untyped-def]
-        mark = {"success": "✓", "failed": "✗", "skipped": "↷"}.get(o.status.value, "·")
-        if o.blocked_by:
-            mark = "!"
-        rows = "" if o.row_count is None else f" {o.row_count:,} rows"
-        part = f"[{o.partition}]" if o.partition else ""
-        console.print(f"{mark} {o.key}{part} {o.status.value}{rows} {o.seconds:.1f}s")
 
     debug = os.environ.get("ASSETGRAPH_DEBUG", "").strip().lower() in ("1", "true", "yes")
     try:
