@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -33,6 +35,7 @@ __all__ = [
     "RunRecord",
     "read_run",
     "latest_failed_run",
+    "mark_crashed_runs",
     "run_steps",
     "StepRow",
     "CheckRow",
@@ -160,13 +163,78 @@ def record_run_start(
 ) -> None:
     """`metadata`: the run's options (full_refresh, allow_failed_checks, defer state, the planned
     assets), so `assetgraph retry` can run it again the same way."""
+    # which process runs it: a run left `running` by a process that is gone is marked crashed
+    meta = {**(metadata or {}), "process": this_process()}
     with connect(wh) as conn, conn.cursor() as cur:
         cur.execute(
             f"insert into {SCHEMA}.runs (run_id, selection, partitions, status, started_at, trigger,"
             " retry_of, metadata) values (%s, %s, %s, 'running', %s, %s, %s, %s)",
             (run_id, _clip(selection), _clip(",".join(partitions)), utcnow(), trigger, retry_of,
-             _fitting_json(metadata)),
+             _fitting_json(meta)),
         )
+
+
+# ---- runs whose process died (SIGKILL, OOM, a lost container) ---------------------------------
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), which tells a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def this_process() -> dict[str, Any]:
+    """Host, pid and start time of this process, recorded with each run it starts."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+
+
+def process_gone(process: Mapping[str, Any] | None) -> bool:
+    """True only when it is certain: the run's process was on this host and that pid is dead or
+    now another process. A run of another host (a worker, a container) is never judged here."""
+    if not process or process.get("host") != socket.gethostname():
+        return False
+    pid = process.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    start = process.get("start")
+    now = _process_start(pid)
+    return start is not None and now is not None and now != start
+
+
+def mark_crashed_runs(wh: Warehouse) -> list[str]:
+    """Runs still `running` whose process is gone become `crashed`, and their `running` steps
+    `failed`, so status, the catalog site and `assetgraph retry` see what a killed process left.
+    Idempotent; safe beside live runs (they are never touched). Returns the run ids marked."""
+    with connect(wh) as conn, conn.cursor() as cur:
+        if not catalog_exists(cur):
+            return []
+        cur.execute(f"select run_id, metadata from {SCHEMA}.runs where status = 'running'")
+        dead = []
+        for run_id, metadata in cur.fetchall():
+            process = parse_metadata(metadata).get("process")
+            if isinstance(process, Mapping) and process_gone(process):
+                dead.append((run_id, process))
+        now = utcnow()
+        for run_id, process in dead:
+            why = f"crashed: its process (pid {process.get('pid')} on {process.get('host')}) is gone"
+            cur.execute(
+                f"update {SCHEMA}.runs set status = 'crashed', finished_at = %s, message = %s"
+                " where run_id = %s and status = 'running'",
+                (now, why, run_id),
+            )
+            cur.execute(
+                f"update {SCHEMA}.materializations set status = 'failed', finished_at = %s, message = %s"
+                " where run_id = %s and status = 'running'",
+                (now, why, run_id),
+            )
+    return [run_id for run_id, _ in dead]
 
 
 def record_run_end(
@@ -395,13 +463,14 @@ def read_run(wh: Warehouse, run_id: str) -> RunRecord | None:
 
 
 def latest_failed_run(wh: Warehouse) -> RunRecord | None:
-    """The newest materialize run that ended failed (`check` runs are not retried), followed
+    """The newest materialize run that ended failed or crashed (`check` runs are not retried), followed
     along its retries to the last one: that one when it failed too, else None (all retried)."""
     with connect(wh) as conn, conn.cursor() as cur:
         if not catalog_exists(cur):
             return None
         cur.execute(
-            f"select {_RUN_COLUMNS} from {SCHEMA}.runs where status = 'failed' and run_id not like 'check-%'"
+            f"select {_RUN_COLUMNS} from {SCHEMA}.runs where status in ('failed', 'crashed')"
+            " and run_id not like 'check-%'"
             " and retry_of is null order by started_at desc nulls last limit 1"
         )
         row = cur.fetchone()

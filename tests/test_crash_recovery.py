@@ -160,6 +160,9 @@ def test_client_killed_mid_sync_then_rerun_completes(tmp_path, nightly_env):
     assert f"Prefect UI: {api_url.removesuffix('/api')}" in output
     assert _server(home)[0] == pid  # the server outlived the killed client and was reused
     _assert_exactly_once(sim, wh, api_url)
+    with connect(wh) as conn, conn.cursor() as cur:  # the killed run is not left `running` for good
+        cur.execute("select status from asset_catalog.runs order by started_at")
+        assert [status for (status,) in cur.fetchall()] == ["crashed", "success"]
 
     # the run is visible through the server: flow run, task runs, asset events, the sync's artifact
     runs = _api(api_url, "/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 5})

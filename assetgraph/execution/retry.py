@@ -137,6 +137,7 @@ def load_retry(project: Project, wh: Warehouse, run_id: str | None = None) -> Re
         if run is None:
             raise RetryError(f"no run {run_id!r} in the catalog ({catalog.SCHEMA}.runs); see `assetgraph status`")
     else:
+        catalog.mark_crashed_runs(wh)  # a run whose process was killed is retried like a failed one
         run = catalog.latest_failed_run(wh)
         if run is None:
             raise RetryError(f"no failed run in the catalog ({catalog.SCHEMA}.runs) to retry")

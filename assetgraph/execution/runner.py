@@ -139,6 +139,7 @@ def materialize(
         preload_prefect()
         warm_up(_warm_imports(project, plan), dbt if _has_dbt_steps(project, plan) else None)
         catalog.ensure_catalog(wh)
+        catalog.mark_crashed_runs(wh)  # what a killed run left `running` is recorded as crashed
         outcomes = run_flow(ctx, plan, selection, max_workers=max_workers)
     return RunReport(
         run_id=ctx.run_id,
