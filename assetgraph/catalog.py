@@ -422,10 +422,7 @@ def failing_blocking_checks(wh: Warehouse, asset_keys: Iterable[str]) -> dict[st
             """,
             (tuple(keys),),
         )
-        out: dict[str, list[str]] = {}
-        for asset_key, check_name in cur.fetchall():
-            out.setdefault(asset_key, []).append(check_name)
-    return out
+        return _grouped(cur.fetchall())
 
 
 @dataclass(frozen=True)
@@ -495,9 +492,14 @@ def retries_of(cur: Any, run_ids: Iterable[str]) -> dict[str, list[str]]:
     if not ids:
         return {}
     cur.execute(f"select retry_of, run_id from {SCHEMA}.runs where retry_of in %s order by started_at", (ids,))
+    return _grouped(cur.fetchall())
+
+
+def _grouped(pairs: Iterable[Sequence[str]]) -> dict[str, list[str]]:
+    """(key, value) rows as key -> values, in row order."""
     out: dict[str, list[str]] = {}
-    for parent, child in cur.fetchall():
-        out.setdefault(parent, []).append(child)
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
     return out
 
 
