@@ -281,11 +281,10 @@ def materialize(
         parts = _partitions(partition, start, end)
         project = _project()
         context, defer_state = _state_options(project, selection, state, defer)
-        _quiet_run_logs()
         report = run(
             project, selection, partitions=parts, dry_run=dry_run,
             allow_failed_checks=allow_failed_checks, listener=_live_line, full_refresh=full_refresh,
-            context=context, defer_state=defer_state,
+            context=context, defer_state=defer_state, before_flow=_quiet_run_logs,
         )
     except AssetGraphError as exc:
         _fail(exc)
@@ -328,24 +327,14 @@ _STANDALONE = False
 
 
 def _exit_without_teardown(code: int) -> None:
-    """End the console script now that everything is written: the catalog is committed, Prefect's
-    events and logs drained, the report printed. Profiled (py-spy, `materialize kind:dbt`):
-    after its last line the process spent 0.7 s (load ~3) to 3.6 s (load ~8, 2 cores) tearing
-    down the interpreter's heap (dbt's manifest, great-expectations, pandas: the main thread
-    in finalisation, no Python frames), work nobody waits for. In-process callers (tests) return as before."""
+    """End the console script now that everything is written: the catalog is committed,
+    Prefect's events and logs drained, the report printed (`_fast_exit`). In-process callers
+    (tests) return as before."""
     if not _STANDALONE:
         return
-    import logging
-    import os
+    from assetgraph._fast_exit import exit_now
 
-    logging.shutdown()
-    if "multiprocessing" in sys.modules:  # unlink the named semaphores dbt made (as atexit would),
-        from multiprocessing import util  # or the resource tracker warns that they leaked
-
-        util._run_finalizers()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(code)
+    exit_now(code)
 
 
 @app.command()

@@ -1,26 +1,37 @@
-"""Run dbt nodes in-process with dbt's programmatic runner and a manifest parsed once per run.
+"""Run dbt nodes with dbt's programmatic runner in a worker process, with a manifest parsed
+once per run.
 
 Measured on this machine (3-model project, embedded Postgres): a `dbt build -s node`
-subprocess costs ~3.1 s per node (interpreter start, imports, parse), the in-process runner
-with a preloaded manifest ~0.2-0.35 s per node, with per-node results. dbt's in-process state
-is not thread-safe, so invocations are serialised by a lock; Python assets still run in
-parallel around them.
+subprocess costs ~3.1 s per node (interpreter start, imports, parse); the programmatic runner
+with a preloaded manifest ~0.2-0.35 s per node, with per-node results.
+
+The worker (`_dbt_worker`): the runner lives in one child process per run, started as soon as
+the plan has a dbt step. dbt's import and parse, and its Python work on every node, then run on
+another core than the run's own process, which meanwhile imports Prefect and
+great-expectations and drives the flow run (in one process they took turns on one GIL).
+Invocations are serialised (one worker, one at a time); Python assets still run in parallel
+around them. A worker that dies (killed) fails the invocation with a transient error; the next
+invocation starts a new worker.
 
 Batching: every invocation has a fixed cost (selection, adapter and connection setup, ~0.3 s
-here, more under load), so the nodes that become ready together are built by one invocation,
-the way one `dbt build` would build them. The orchestrator announces a wave of ready dbt
-steps with `expect()`; each step's task still calls `build()` for its own node: the first one
-builds the whole wave, the others get the shared result, so Prefect keeps one task (state,
-retries, asset event) per asset however many threads the task runner has. A retry, or a step
-nobody announced, runs alone. Nodes of one wave never depend on each other (a step is ready
-only when its upstream steps have finished), so one node's failure cannot skip another.
+here, more under load), so the nodes that start together are built by one invocation, the way
+one `dbt build` would build them. The orchestrator announces them with `expect()`: the ready
+dbt steps, and the dbt steps below them whose gates dbt itself enforces
+(`plan.fusable_dbt_steps`). Each step's task still calls `build()` for its own node: the
+first one builds the whole batch, the others get the shared result, so Prefect keeps one task
+(state, retries, asset event) per asset. A retry, or a step nobody announced, runs alone. A
+node the batch's dbt skipped (after an upstream failure that a retry or an override then
+cleared) is built again alone by its own step.
 JSON artifacts are not written by these invocations (`--no-write-json`): the manifest is the
 one the run's parse wrote, and results come back in memory.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +40,7 @@ from typing import Any, Callable, Mapping, Sequence
 from assetgraph.dbt.project import dbt_env
 from assetgraph.errors import DbtError
 
-__all__ = ["DbtInvoker", "DbtNodeResult", "DbtRunResult"]
+__all__ = ["DbtInvoker", "DbtNodeResult", "DbtRunResult", "DbtWorkerLost"]
 
 _LOCK = threading.Lock()
 
@@ -43,6 +54,12 @@ class DbtNodeResult:
     failures: int | None
     rows_affected: int | None
     seconds: float
+
+
+class DbtWorkerLost(DbtError):
+    """The worker process died (killed, out of memory): transient, a new one starts."""
+
+    transient = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,8 @@ class DbtInvoker:
     full_refresh: bool = False  # builds rebuild incremental models and reload seeds from scratch
     defer_state: Path | None = None  # `--defer --state DIR`: unselected refs resolve to DIR's relations
     history: list[DbtRunResult] = field(default_factory=list)  # every invocation's results, in order
-    _runner: Any = None
+    _worker: subprocess.Popen | None = None
+    _ready: bool = False
     _invocations: int = 0
     _wave: "_Wave" = field(default_factory=lambda: _Wave())
 
@@ -82,33 +100,80 @@ class DbtInvoker:
             "--target", self.target,
         ]
 
-    def _ensure_runner(self) -> Any:
-        if self._runner is None:
-            from dbt.cli.main import dbtRunner
+    def start(self) -> None:
+        """Start the worker now: it imports dbt and parses while the run starts Prefect."""
+        with _LOCK:
+            self._spawn()
 
-            os.environ.update(dbt_env(self.env))
-            res = dbtRunner().invoke(["parse", "--quiet", *self._common()])
-            if not res.success or res.result is None:
-                raise DbtError("parse", str(res.exception or "see dbt logs"))
-            self._runner = dbtRunner(manifest=res.result)
-        return self._runner
+    def _spawn(self) -> None:
+        if self._worker is None or self._worker.poll() is not None:
+            env = {**os.environ, **dbt_env(self.env)}
+            self._worker = subprocess.Popen(
+                [sys.executable, "-m", "assetgraph.execution._dbt_worker", json.dumps(self._common()),
+                 str(os.getpid())],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
+            )
+            self._ready = False
+
+    def _read(self) -> dict[str, Any]:
+        assert self._worker is not None and self._worker.stdout is not None
+        line = self._worker.stdout.readline()
+        if not line:
+            code = self._worker.wait()
+            self._worker = None
+            raise DbtWorkerLost("worker", f"the dbt worker process exited ({code})")
+        return json.loads(line)
+
+    def _ensure_ready(self) -> subprocess.Popen:
+        self._spawn()
+        if not self._ready:
+            hello = self._read()
+            if not hello.get("ready"):
+                self._stop()
+                raise DbtError("parse", hello.get("error") or "see dbt logs")
+            self._ready = True
+        assert self._worker is not None
+        return self._worker
 
     def prepare(self) -> None:
-        """Import dbt and parse now (`_warm`: in the background from the run's start)."""
+        """Wait until the worker has parsed the project (it fails here if the parse failed)."""
         with _LOCK:
-            self._ensure_runner()
+            self._ensure_ready()
+
+    def close(self) -> None:
+        """End the worker (the run is over): it exits when its stdin closes."""
+        with _LOCK:
+            self._stop()
+
+    def _stop(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            try:
+                if worker.stdin is not None:
+                    worker.stdin.close()
+                worker.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                worker.kill()
+                worker.wait()
 
     def invoke(self, command: str, select: Sequence[str], extra: Sequence[str] = ()) -> DbtRunResult:
+        args = [command, "--quiet", "--select", *select, *self._common(), *extra, *self._defer()]
         with _LOCK:
-            runner = self._ensure_runner()
-            args = [command, "--quiet", "--select", *select, *self._common(), *extra, *self._defer()]
-            res = runner.invoke(args)
+            worker = self._ensure_ready()
+            try:
+                assert worker.stdin is not None
+                worker.stdin.write(json.dumps({"args": args}) + "\n")
+                worker.stdin.flush()
+            except OSError:  # the worker died since its last reply
+                self._worker = None
+                raise DbtWorkerLost(command, "the dbt worker process exited") from None
+            reply = self._read()
             self._invocations += 1
             number = self._invocations
-        nodes = tuple(_node_result(r) for r in getattr(res.result, "results", None) or ())
-        if res.exception is not None and not nodes:
-            raise DbtError(command, _first_line(res.exception))
-        result = DbtRunResult(success=bool(res.success), nodes=nodes, error=_first_line(res.exception),
+        nodes = tuple(DbtNodeResult(**n) for n in reply.get("nodes", ()))
+        if reply.get("raised") and not nodes:
+            raise DbtError(command, reply.get("error") or "see dbt logs")
+        result = DbtRunResult(success=bool(reply.get("success")), nodes=nodes, error=reply.get("error", ""),
                               invocation=number, selected=tuple(select), command=command)
         self.history.append(result)
         return result
@@ -184,24 +249,3 @@ def _unpack(outcome: tuple[DbtRunResult | None, BaseException | None]) -> DbtRun
         raise error
     assert result is not None
     return result
-
-
-def _first_line(exc: object) -> str:
-    if exc is None:
-        return ""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _node_result(r: Any) -> DbtNodeResult:
-    adapter = getattr(r, "adapter_response", None) or {}
-    rows = adapter.get("rows_affected") if isinstance(adapter, dict) else None
-    return DbtNodeResult(
-        unique_id=r.node.unique_id,
-        resource_type=str(getattr(r.node, "resource_type", "")),
-        status=str(getattr(r.status, "value", r.status)),
-        message=str(r.message or ""),
-        failures=getattr(r, "failures", None),
-        rows_affected=rows if isinstance(rows, int) and rows >= 0 else None,
-        seconds=float(getattr(r, "execution_time", 0.0) or 0.0),
-    )

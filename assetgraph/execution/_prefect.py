@@ -8,6 +8,7 @@ catalog. Each materializing task emits Prefect's native asset events (`prefect.a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Callable
 
@@ -174,7 +175,8 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
                     mark_skipped.with_options(task_run_name=f"{step.id} (skipped)").submit(step.id, reason)
                     continue
                 wave.append(step)
-            announce_wave(ctx, wave)
+            announce_wave(ctx, wave, pending, lambda sid: sid in done and done[sid].ok_for_downstream,
+                          lambda s: _outside_gate(graph, s, gate) is not None)
             for step in wave:
                 running[make_task(step).submit()] = (step, time.perf_counter())
             if not running:
@@ -199,6 +201,7 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
         create_markdown_artifact(
             key="assetgraph-run-summary", markdown=_summary_markdown(outcomes),
             description=f"assetgraph materialize {selection}",
+            _sync=True,  # this thread is the async flow's worker thread (below): block, don't return a coroutine
         )
         return outcomes, ok, message
 
@@ -214,11 +217,15 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
         validate_parameters=False,
         persist_result=False,
     )
-    def materialize_assets(selection: str, partitions: list[str]) -> Any:
-        outcomes, ok, message = orchestrate(selection, partitions)
+    async def materialize_assets(selection: str, partitions: list[str]) -> Any:
+        # An async flow whose body runs in a thread: Prefect's sync flow engine ends a run by
+        # joining its heartbeat thread, which sleeps in whole seconds (py-spy: 0.8 s of every
+        # `materialize`, after the flow run was already final); the async engine does not join.
+        # The orchestration itself is the same blocking code, with the flow run's context.
+        outcomes, ok, message = await asyncio.to_thread(orchestrate, selection, partitions)
         collected.extend(outcomes)
         return Completed(message="all assets materialized") if ok else Failed(message=message)
 
     collected: list[StepOutcome] = []
-    materialize_assets(selection, list(plan.partitions), return_state=True)
+    asyncio.run(materialize_assets(selection, list(plan.partitions), return_state=True))
     return collected

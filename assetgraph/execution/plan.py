@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from assetgraph.errors import AssetGraphError
 from assetgraph.graph import AssetGraph
 from assetgraph.keys import AssetKey
 
-__all__ = ["Step", "Plan", "build_plan", "restrict_plan"]
+__all__ = ["Step", "Plan", "build_plan", "restrict_plan", "joinable_below"]
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,30 @@ def restrict_plan(plan: Plan, keep: Mapping[str, tuple[str, ...]]) -> Plan:
     )
     parts = tuple(p for p in plan.partitions if any(s.partition == p for s in steps))
     return Plan(steps=steps, partitions=parts, skipped_sources=plan.skipped_sources)
+
+
+def joinable_below(
+    pending: Sequence[Step],
+    batch: Sequence[Step],
+    *,
+    joins: Callable[[Step], bool],
+    passes_on: Callable[[Step], bool],
+    finished_ok: Callable[[str], bool],
+) -> list[Step]:
+    """The pending steps that can start together with `batch` because every gate between them
+    is enforced by whatever runs the batch (dbt's build skips a node below a failed node or a
+    failed test): a step joins when `joins(step)` and each of its upstream steps is either in
+    the batch with `passes_on(upstream)` (its only gates are the batch runner's own) or
+    `finished_ok`. Returns the joined steps in plan order; `batch` itself is not included."""
+    open_ids = {s.id for s in batch if passes_on(s)}
+    taken = {s.id for s in batch}
+    joined: list[Step] = []
+    for step in pending:  # plan order is topological: one pass sees every upstream first
+        if step.id in taken or not joins(step) or not any(u in open_ids for u in step.upstream):
+            continue
+        if all(u in open_ids or (u not in taken and finished_ok(u)) for u in step.upstream):
+            joined.append(step)
+            taken.add(step.id)
+            if passes_on(step):
+                open_ids.add(step.id)
+    return joined

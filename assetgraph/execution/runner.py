@@ -99,9 +99,12 @@ def materialize(
     defer_state: Path | None = None,
     plan: Plan | None = None,
     retry_of: str | None = None,
+    before_flow: Callable[[], None] | None = None,
 ) -> RunReport:
     """`context`: what `state:`/`status:` terms need; `defer_state`: dbt's `--defer --state`;
-    `plan` (with `retry_of`): run these steps instead of resolving `selection` (a retry)."""
+    `plan` (with `retry_of`): run these steps instead of resolving `selection` (a retry);
+    `before_flow`: called once the dbt worker has started and before Prefect is imported (the
+    CLI sets its console logging up there, which imports Prefect)."""
     t0 = time.perf_counter()
     plan = plan if plan is not None else plan_selection(project, selection, partitions, context)
     wh = warehouse or resolve_warehouse()
@@ -127,20 +130,30 @@ def materialize(
         from assetgraph.errors import AssetGraphError
 
         raise AssetGraphError(f"--allow-failed-checks names unknown check(s): {', '.join(unknown)}")
+    if (dry_run or not plan.steps) and before_flow is not None:
+        before_flow()
     if dry_run:
         outcomes = _dry_run(ctx, plan)
     elif not plan.steps:
         outcomes = []  # e.g. `state:modified+` with nothing modified: nothing to run, no run
     else:
-        _remember_code_versions(project)
-        from assetgraph.execution._prefect import preload_prefect, run_flow
-        from assetgraph.execution._warm import warm_up
+        try:
+            if dbt is not None and _has_dbt_steps(project, plan):
+                dbt.start()  # dbt imports and parses in its worker while this process starts Prefect
+            if before_flow is not None:
+                before_flow()
+            _remember_code_versions(project)
+            from assetgraph.execution._prefect import preload_prefect, run_flow
+            from assetgraph.execution._warm import warm_up
 
-        preload_prefect()
-        warm_up(_warm_imports(project, plan), dbt if _has_dbt_steps(project, plan) else None)
-        catalog.ensure_catalog(wh)
-        catalog.mark_crashed_runs(wh)  # what a killed run left `running` is recorded as crashed
-        outcomes = run_flow(ctx, plan, selection, max_workers=max_workers)
+            preload_prefect()
+            warm_up(_warm_imports(project, plan))
+            catalog.ensure_catalog(wh)
+            catalog.mark_crashed_runs(wh)  # what a killed run left `running` is recorded as crashed
+            outcomes = run_flow(ctx, plan, selection, max_workers=max_workers)
+        finally:
+            if dbt is not None:
+                dbt.close()
     return RunReport(
         run_id=ctx.run_id,
         selection=selection,
@@ -174,7 +187,11 @@ def check(
     )
     catalog.ensure_catalog(wh)
     catalog.record_run_start(wh, ctx.run_id, f"check {selection}", (), "cli")
-    outcomes = [evaluate_checks(ctx, key) for key in keys if project.graph.checks_for(key)]
+    try:
+        outcomes = [evaluate_checks(ctx, key) for key in keys if project.graph.checks_for(key)]
+    finally:
+        if dbt is not None:
+            dbt.close()
     report = RunReport(ctx.run_id, selection, tuple(outcomes), time.perf_counter() - t0)
     catalog.record_run_end(wh, ctx.run_id, "success" if report.succeeded else "failed")
     return report

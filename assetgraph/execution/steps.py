@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from assetgraph import catalog
 from assetgraph.errors import AssetGraphError
 from assetgraph.definitions import AssetContext
 from assetgraph.execution._dbt import DbtInvoker, DbtRunResult
 from assetgraph.execution.outcomes import AssetStatus, CheckOutcome, StepOutcome
-from assetgraph.execution.plan import Step
+from assetgraph.execution.plan import Step, joinable_below
 from assetgraph.keys import AssetKey, CheckKey
 from assetgraph.loader import Project
 from assetgraph.specs import AssetKind, CheckResult, CheckStatus, MaterializeResult
@@ -26,6 +26,7 @@ __all__ = [
 
 log = logging.getLogger("assetgraph")
 
+_DBT_SOURCES = ("dbt", "dbt_unit_test")
 _DBT_FAILED_TEST = {"fail": CheckStatus.FAILED, "error": CheckStatus.ERROR, "warn": CheckStatus.FAILED}
 
 
@@ -107,21 +108,54 @@ def _dbt_selector(ctx: RunContext, key: AssetKey) -> str:
     return f"path:{ctx.project.graph.spec(key).metadata['path']}"
 
 
-def announce_wave(ctx: RunContext, steps: list[Step]) -> None:
-    """Tell the dbt invoker which dbt steps are about to start together, so one dbt
-    invocation builds them all (see `_dbt`)."""
-    keys = [s.key for s in steps if ctx.project.graph.spec(s.key).kind is AssetKind.DBT and not s.recheck]
-    if ctx.dbt is not None and keys:
-        ctx.dbt.expect([_dbt_selector(ctx, k) for k in keys])
+def _dbt_buildable(ctx: RunContext, step: Step) -> bool:
+    return ctx.project.graph.spec(step.key).kind is AssetKind.DBT and not step.recheck and step.partition is None
+
+
+def _gated_by_dbt_only(ctx: RunContext, step: Step) -> bool:
+    """Every check of the asset is a dbt test, so dbt's build enforces its gate by itself."""
+    return all(c.source in _DBT_SOURCES for c in ctx.project.graph.checks_for(step.key))
+
+
+def announce_wave(
+    ctx: RunContext,
+    steps: list[Step],
+    pending: Sequence[Step] = (),
+    finished_ok: Callable[[str], bool] = lambda _id: False,
+    held: Callable[[Step], bool] = lambda _step: False,
+) -> None:
+    """Tell the dbt invoker which dbt steps start together, so one dbt invocation builds them
+    all (see `_dbt`): the ready ones, and the pending dbt steps below them whose every gate on
+    the way is a dbt test (dbt's build skips what a failed node or test blocks). A step below a
+    Python step, or below an asset with a GX or Python check, waits for its own wave; so does
+    one the orchestrator `held` (an unselected parent's failing check)."""
+    if ctx.dbt is None:
+        return
+    batch = [s for s in steps if _dbt_buildable(ctx, s)]
+    if not batch:
+        return
+    batch += joinable_below(
+        pending, batch, joins=lambda s: _dbt_buildable(ctx, s) and not held(s), passes_on=lambda s: _gated_by_dbt_only(ctx, s),
+        finished_ok=finished_ok,
+    )
+    ctx.dbt.expect([_dbt_selector(ctx, s.key) for s in batch])
 
 
 def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list[CheckOutcome]]:
     spec = ctx.project.graph.spec(step.key)
     if ctx.dbt is None:
         raise AssetFailed(str(step.key), "no dbt project configured")
-    run = ctx.dbt.build(_dbt_selector(ctx, step.key))
+    selector = _dbt_selector(ctx, step.key)
+    run = ctx.dbt.build(selector)
     node = run.node(spec.metadata["dbt_unique_id"])
     tests = _dbt_test_outcomes(ctx, run, step.key)
+    own_failed = any(t.blocks for t in tests)
+    if node is not None and node.status == "skipped" and len(run.selected) > 1 and not own_failed:
+        # The batch's dbt skipped it after an upstream failure; this step runs only once its
+        # upstream steps are through (a retry succeeded, or an operator allowed the check).
+        run = ctx.dbt.build_many([selector])
+        node = run.node(spec.metadata["dbt_unique_id"])
+        tests = _dbt_test_outcomes(ctx, run, step.key)
     if node is None:
         failed_units = [t for t in tests if t.source == "dbt_unit_test" and t.blocks]
         if failed_units:

@@ -89,3 +89,49 @@ def test_waves_announced_separately_do_not_wait_for_each_other():
     assert not errors
     assert run.calls == [["a"], ["b", "c"]]
     assert results["b"] is results["c"]
+
+
+# Which pending steps join a batch (`plan.joinable_below`): a pure function over steps.
+
+from assetgraph.execution.plan import Step, joinable_below  # noqa: E402
+from assetgraph.keys import AssetKey  # noqa: E402
+
+
+def _step(name, *upstream):
+    return Step(AssetKey.from_user_string(name), None, tuple(upstream))
+
+
+def _join(pending, batch, python=(), gx_checked=(), finished=(), held=()):
+    return [s.id for s in joinable_below(
+        pending, batch,
+        joins=lambda s: s.id not in python and s.id not in held,
+        passes_on=lambda s: s.id not in gx_checked,
+        finished_ok=lambda sid: sid in finished,
+    )]
+
+
+def test_a_chain_gated_only_by_dbt_tests_joins_the_batch():
+    seed, stg = _step("seeds/map"), _step("staging/stg")
+    mid, mart = _step("int/mid", "staging/stg", "seeds/map"), _step("marts/mart", "int/mid")
+    assert _join([mid, mart], [seed, stg]) == ["int/mid", "marts/mart"]
+
+
+def test_nothing_joins_below_an_asset_with_a_check_dbt_does_not_run():
+    stg, mid, mart = _step("staging/stg"), _step("int/mid", "staging/stg"), _step("marts/mart", "int/mid")
+    # the GX suite on int/mid must pass before the mart is built: the mart waits for its own wave
+    assert _join([mid, mart], [stg], gx_checked={"int/mid"}) == ["int/mid"]
+
+
+def test_a_step_below_a_pending_python_step_waits():
+    seed, raw = _step("seeds/map"), _step("raw/rows")
+    stg = _step("staging/stg", "raw/rows", "seeds/map")
+    assert _join([raw, stg], [seed], python={"raw/rows"}) == []
+    # once the Python step has finished well, the staging model can join a later batch
+    assert _join([stg], [seed], finished={"raw/rows"}) == ["staging/stg"]
+
+
+def test_a_step_whose_upstream_failed_or_is_held_never_joins():
+    a, b = _step("staging/a"), _step("staging/b")
+    c = _step("int/c", "staging/a", "staging/b")
+    assert _join([c], [a]) == []  # staging/b neither in the batch nor finished (or it failed)
+    assert _join([c], [a, b], held={"int/c"}) == []  # an unselected parent's failing check
