@@ -195,8 +195,10 @@ class DbtInvoker:
         extra = ["--indirect-selection", "buildable", "--no-write-json"]
         return self.invoke("build", list(selectors), extra + (["--full-refresh"] if self.full_refresh else []))
 
-    def expect(self, selectors: Sequence[str]) -> None:
-        """Announce the nodes of a wave: their `build()` calls will be served by one invocation."""
+    def expect(self, selectors: Sequence[str] | Callable[[frozenset[str]], Sequence[str]]) -> None:
+        """Announce the nodes of a wave: their `build()` calls will be served by one invocation.
+        Given a function, it is called (atomically) with the nodes announced earlier that have
+        not started yet, which the same invocation will build, and returns what to announce."""
         self._wave.expect(selectors)
 
     def build(self, selector: str) -> DbtRunResult:
@@ -217,9 +219,10 @@ class _Wave:
         self._in_flight: set[str] = set()
         self._results: dict[str, tuple[DbtRunResult | None, BaseException | None]] = {}
 
-    def expect(self, selectors: Sequence[str]) -> None:
-        with self._cv:
-            self._announced.update(selectors)
+    def expect(self, selectors: Sequence[str] | Callable[[frozenset[str]], Sequence[str]]) -> None:
+        with self._cv:  # serve() takes the announced set under the same lock: no batch starts in between
+            chosen = selectors(frozenset(self._announced)) if callable(selectors) else selectors
+            self._announced.update(chosen)
 
     def serve(self, selector: str, run: Callable[[Sequence[str]], DbtRunResult]) -> DbtRunResult:
         with self._cv:

@@ -176,19 +176,23 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
                     continue
                 wave.append(step)
             announce_wave(ctx, wave, pending, lambda sid: sid in done and done[sid].ok_for_downstream,
-                          lambda s: _outside_gate(graph, s, gate) is not None)
+                          lambda s: _outside_gate(graph, s, gate) is not None, [s for s, _ in running.values()])
             for step in wave:
                 running[make_task(step).submit()] = (step, time.perf_counter())
             if not running:
                 continue
-            future = next(as_completed(list(running)))
-            step, t0 = running.pop(future)
-            result = future.result(raise_on_failure=False)
-            if isinstance(result, StepOutcome):
-                done[step.id] = result
-            else:
-                error = result if isinstance(result, BaseException) else RuntimeError(str(result))
-                done[step.id] = failed_step(ctx, step, error, time.perf_counter() - t0)
+            first = next(as_completed(list(running)))
+            # every step that has finished by now, so the next wave holds all that became ready
+            # (one dbt invocation for them, see announce_wave), not one finished step's worth
+            finished = [first] + [f for f in running if f is not first and f.wrapped_future.done()]
+            for future in finished:
+                step, t0 = running.pop(future)
+                result = future.result(raise_on_failure=False)
+                if isinstance(result, StepOutcome):
+                    done[step.id] = result
+                else:
+                    error = result if isinstance(result, BaseException) else RuntimeError(str(result))
+                    done[step.id] = failed_step(ctx, step, error, time.perf_counter() - t0)
         outcomes = [done[s.id] for s in plan.steps]
         ok = all(o.ok_for_downstream for o in outcomes)
         failed = [str(o.key) for o in outcomes if not o.ok_for_downstream]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -123,22 +124,31 @@ def announce_wave(
     pending: Sequence[Step] = (),
     finished_ok: Callable[[str], bool] = lambda _id: False,
     held: Callable[[Step], bool] = lambda _step: False,
+    running: Sequence[Step] = (),
 ) -> None:
     """Tell the dbt invoker which dbt steps start together, so one dbt invocation builds them
-    all (see `_dbt`): the ready ones, and the pending dbt steps below them whose every gate on
-    the way is a dbt test (dbt's build skips what a failed node or test blocks). A step below a
-    Python step, or below an asset with a GX or Python check, waits for its own wave; so does
-    one the orchestrator `held` (an unselected parent's failing check)."""
+    all (see `_dbt`): the ready ones (with the `running` ones announced earlier whose
+    invocation has not started: the same invocation builds them), and the pending dbt steps
+    below them whose every gate on the way is a dbt test (dbt's build skips what a failed node
+    or test blocks). A step below a Python step, or below an asset with a GX or Python check,
+    waits for its own wave; so does one the orchestrator `held` (an unselected parent's
+    failing check)."""
     if ctx.dbt is None:
         return
-    batch = [s for s in steps if _dbt_buildable(ctx, s)]
-    if not batch:
+    ready = [s for s in steps if _dbt_buildable(ctx, s)]
+    if not ready:
         return
-    batch += joinable_below(
-        pending, batch, joins=lambda s: _dbt_buildable(ctx, s) and not held(s), passes_on=lambda s: _gated_by_dbt_only(ctx, s),
-        finished_ok=finished_ok,
-    )
-    ctx.dbt.expect([_dbt_selector(ctx, s.key) for s in batch])
+    selector = {s.id: _dbt_selector(ctx, s.key) for s in [*steps, *pending, *running] if _dbt_buildable(ctx, s)}
+
+    def batch(waiting: frozenset[str]) -> list[str]:
+        together = ready + [s for s in running if selector.get(s.id) in waiting]
+        together += joinable_below(
+            pending, together, joins=lambda s: _dbt_buildable(ctx, s) and not held(s),
+            passes_on=lambda s: _gated_by_dbt_only(ctx, s), finished_ok=finished_ok,
+        )
+        return [selector[s.id] for s in together]
+
+    ctx.dbt.expect(batch)
 
 
 def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list[CheckOutcome]]:
@@ -217,11 +227,15 @@ def materialize_step(ctx: RunContext, step: Step) -> StepOutcome:
     )
     if spec.kind is AssetKind.DBT:
         result, checks = _run_dbt_asset(ctx, step)
+        checks += _run_python_checks(ctx, step, replace(actx, materialization=result))
     else:
         defn = ctx.project.definitions.asset_by_key()[step.key]
         result = defn(actx) or MaterializeResult()
-        checks = _run_dbt_checks_on_python_asset(ctx, step)
-    checks += _run_python_checks(ctx, step, replace(actx, materialization=result))
+        # its dbt tests run in the dbt worker while its Python and GX checks run here
+        with ThreadPoolExecutor(1, thread_name_prefix="assetgraph-dbt-tests") as pool:
+            dbt_checks = pool.submit(_run_dbt_checks_on_python_asset, ctx, step)
+            python_checks = _run_python_checks(ctx, step, replace(actx, materialization=result))
+            checks = dbt_checks.result() + python_checks
     for name, res in (result.check_results or {}).items():
         ck = CheckKey(step.key, name)
         if ck in graph.checks:

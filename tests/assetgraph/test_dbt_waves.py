@@ -135,3 +135,13 @@ def test_a_step_whose_upstream_failed_or_is_held_never_joins():
     c = _step("int/c", "staging/a", "staging/b")
     assert _join([c], [a]) == []  # staging/b neither in the batch nor finished (or it failed)
     assert _join([c], [a, b], held={"int/c"}) == []  # an unselected parent's failing check
+
+
+def test_a_later_announcement_sees_what_still_waits_and_shares_its_invocation():
+    wave, run = _Wave(), Recorder()
+    wave.expect(["staging/a"])
+    seen = []
+    wave.expect(lambda waiting: seen.append(set(waiting)) or ["staging/b", "int/c"])
+    results, errors = serve_all(wave, ["staging/a", "staging/b", "int/c"], run)
+    assert not errors and seen == [{"staging/a"}]
+    assert len(run.calls) == 1 and sorted(run.calls[0]) == ["int/c", "staging/a", "staging/b"]
