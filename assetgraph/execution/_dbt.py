@@ -9,7 +9,7 @@ The worker (`_dbt_worker`): the runner lives in one child process per run, start
 the plan has a dbt step. dbt's import and parse, and its Python work on every node, then run on
 another core than the run's own process, which meanwhile imports Prefect and
 great-expectations and drives the flow run (in one process they took turns on one GIL).
-Invocations are serialised (one worker, one at a time); Python assets still run in parallel
+Invocations are serialised (one worker, one at a time; a batch is chosen when its turn comes); Python assets still run in parallel
 around them. A worker that dies (killed) fails the invocation with a transient error; the next
 invocation starts a new worker.
 
@@ -28,6 +28,7 @@ one the run's parse wrote, and results come back in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -41,8 +42,6 @@ from assetgraph.dbt.project import dbt_env
 from assetgraph.errors import DbtError
 
 __all__ = ["DbtInvoker", "DbtNodeResult", "DbtRunResult", "DbtWorkerLost"]
-
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,7 @@ class DbtInvoker:
     full_refresh: bool = False  # builds rebuild incremental models and reload seeds from scratch
     defer_state: Path | None = None  # `--defer --state DIR`: unselected refs resolve to DIR's relations
     history: list[DbtRunResult] = field(default_factory=list)  # every invocation's results, in order
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # one invocation at a time
     _worker: subprocess.Popen | None = None
     _ready: bool = False
     _invocations: int = 0
@@ -102,7 +102,7 @@ class DbtInvoker:
 
     def start(self) -> None:
         """Start the worker now: it imports dbt and parses while the run starts Prefect."""
-        with _LOCK:
+        with self._lock:
             self._spawn()
 
     def _spawn(self) -> None:
@@ -137,12 +137,12 @@ class DbtInvoker:
 
     def prepare(self) -> None:
         """Wait until the worker has parsed the project (it fails here if the parse failed)."""
-        with _LOCK:
+        with self._lock:
             self._ensure_ready()
 
     def close(self) -> None:
         """End the worker (the run is over): it exits when its stdin closes."""
-        with _LOCK:
+        with self._lock:
             self._stop()
 
     def _stop(self) -> None:
@@ -157,24 +157,27 @@ class DbtInvoker:
                 worker.wait()
 
     def invoke(self, command: str, select: Sequence[str], extra: Sequence[str] = ()) -> DbtRunResult:
+        with self._lock:
+            return self._invoke(command, select, extra)
+
+    def _invoke(self, command: str, select: Sequence[str], extra: Sequence[str]) -> DbtRunResult:
+        """One invocation; the caller holds `_lock`."""
         args = [command, "--quiet", "--select", *select, *self._common(), *extra, *self._defer()]
-        with _LOCK:
-            worker = self._ensure_ready()
-            try:
-                assert worker.stdin is not None
-                worker.stdin.write(json.dumps({"args": args}) + "\n")
-                worker.stdin.flush()
-            except OSError:  # the worker died since its last reply
-                self._worker = None
-                raise DbtWorkerLost(command, "the dbt worker process exited") from None
-            reply = self._read()
-            self._invocations += 1
-            number = self._invocations
+        worker = self._ensure_ready()
+        try:
+            assert worker.stdin is not None
+            worker.stdin.write(json.dumps({"args": args}) + "\n")
+            worker.stdin.flush()
+        except OSError:  # the worker died since its last reply
+            self._worker = None
+            raise DbtWorkerLost(command, "the dbt worker process exited") from None
+        reply = self._read()
+        self._invocations += 1
         nodes = tuple(DbtNodeResult(**n) for n in reply.get("nodes", ()))
         if reply.get("raised") and not nodes:
             raise DbtError(command, reply.get("error") or "see dbt logs")
         result = DbtRunResult(success=bool(reply.get("success")), nodes=nodes, error=reply.get("error", ""),
-                              invocation=number, selected=tuple(select), command=command)
+                              invocation=self._invocations, selected=tuple(select), command=command)
         self.history.append(result)
         return result
 
@@ -190,10 +193,14 @@ class DbtInvoker:
         ]
 
     def build_many(self, selectors: Sequence[str]) -> DbtRunResult:
+        with self._lock:
+            return self._build(selectors)
+
+    def _build(self, selectors: Sequence[str]) -> DbtRunResult:
         # "buildable": run the tests whose other parents are upstream of the node (e.g. a
         # relationships test to a seed), never tests of nodes that are not built yet.
         extra = ["--indirect-selection", "buildable", "--no-write-json"]
-        return self.invoke("build", list(selectors), extra + (["--full-refresh"] if self.full_refresh else []))
+        return self._invoke("build", list(selectors), extra + (["--full-refresh"] if self.full_refresh else []))
 
     def expect(self, selectors: Sequence[str] | Callable[[frozenset[str]], Sequence[str]]) -> None:
         """Announce the nodes of a wave: their `build()` calls will be served by one invocation.
@@ -203,7 +210,7 @@ class DbtInvoker:
 
     def build(self, selector: str) -> DbtRunResult:
         """Build one node (and its tests); batched with the other nodes of its wave."""
-        return self._wave.serve(selector, self.build_many)
+        return self._wave.serve(selector, self._build, self._lock)
 
     def test(self, selectors: Sequence[str]) -> DbtRunResult:
         return self.invoke("test", list(selectors))
@@ -224,25 +231,33 @@ class _Wave:
             chosen = selectors(frozenset(self._announced)) if callable(selectors) else selectors
             self._announced.update(chosen)
 
-    def serve(self, selector: str, run: Callable[[Sequence[str]], DbtRunResult]) -> DbtRunResult:
+    def serve(
+        self, selector: str, run: Callable[[Sequence[str]], DbtRunResult], turn: threading.Lock | None = None
+    ) -> DbtRunResult:
+        """`turn`: held while `run` runs (the invoker's lock). The batch is chosen once the turn
+        is ours, so the steps announced while an earlier invocation ran join this one."""
         with self._cv:
             while selector in self._in_flight:
                 self._cv.wait()
             if selector in self._results:
                 return _unpack(self._results.pop(selector))
-            batch = [selector]
-            if selector in self._announced:  # a retry, or a step nobody announced, runs alone
-                batch += sorted(self._announced - {selector})
-                self._announced.clear()
-            self._in_flight.update(batch)
-        try:
-            outcome: tuple[DbtRunResult | None, BaseException | None] = (run(batch), None)
-        except BaseException as exc:  # every step of the batch sees the failure
-            outcome = (None, exc)
-        with self._cv:
-            self._in_flight.difference_update(batch)
-            self._results.update((s, outcome) for s in batch[1:])
-            self._cv.notify_all()
+        with turn if turn is not None else contextlib.nullcontext():
+            with self._cv:
+                if selector in self._results:  # an invocation took it while we waited for the turn
+                    return _unpack(self._results.pop(selector))
+                batch = [selector]
+                if selector in self._announced:  # a retry, or a step nobody announced, runs alone
+                    batch += sorted(self._announced - {selector})
+                    self._announced.clear()
+                self._in_flight.update(batch)
+            try:
+                outcome: tuple[DbtRunResult | None, BaseException | None] = (run(batch), None)
+            except BaseException as exc:  # every step of the batch sees the failure
+                outcome = (None, exc)
+            with self._cv:
+                self._in_flight.difference_update(batch)
+                self._results.update((s, outcome) for s in batch[1:])
+                self._cv.notify_all()
         return _unpack(outcome)
 
 
