@@ -9,7 +9,9 @@ catalog. Each materializing task emits Prefect's native asset events (`prefect.a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from assetgraph import catalog
@@ -231,5 +233,18 @@ def run_flow(ctx: RunContext, plan: Plan, selection: str, max_workers: int = 4) 
         return Completed(message="all assets materialized") if ok else Failed(message=message)
 
     collected: list[StepOutcome] = []
-    asyncio.run(materialize_assets(selection, list(plan.partitions), return_state=True))
+    _run_to_completion(lambda: materialize_assets(selection, list(plan.partitions), return_state=True))
     return collected
+
+
+def _run_to_completion(make: Callable[[], Any]) -> None:
+    """Run the coroutine `make()` returns to its end, also when this thread already runs an
+    event loop (a notebook, an async caller): then on a thread of its own, same context."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(make())
+        return
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1, thread_name_prefix="assetgraph-flow") as pool:
+        pool.submit(context.run, lambda: asyncio.run(make())).result()

@@ -129,3 +129,16 @@ def test_a_node_dbt_skipped_names_what_failed_before_it():
     other = DbtNodeResult("model.p.other", "model", "error", "Database Error in model other", None, None, 0.1)
     why = _why_dbt_skipped(DbtRunResult(False, (other, unit, model)), related)
     assert "unit_test.p.stg.t1" in why and "model.p.other" not in why
+
+
+def test_materialize_runs_from_a_caller_that_already_runs_an_event_loop(project, warehouse, prefect_api):
+    """A notebook or an async caller: the flow runs to its end all the same."""
+    import asyncio
+
+    async def caller():
+        return materialize(project, "+sync/codes", warehouse=warehouse, options={"retry_delay_seconds": 0},
+                           allow_failed_checks=["marts/assignments:van_id_unique"])
+
+    report = asyncio.run(caller())
+    assert report.succeeded and {str(o.key) for o in report.outcomes} >= {"sync/codes"}
+    assert rows(warehouse, "select status from asset_catalog.runs where run_id = %s", report.run_id) == [("success",)]
