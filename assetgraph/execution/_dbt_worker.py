@@ -14,19 +14,18 @@ Protocol, one JSON object per line:
   "nodes": [...], "error": "first line of dbt's exception, or empty", "raised": bool}`.
 - Replies go to the worker's original stdout; dbt's own console output is sent to stderr, so
   it can never corrupt a reply.
-- stdin closed (the run ended, or its process died) ends the worker. It also asks the kernel
-  to kill it when its parent dies (Linux), so a killed run never leaves it running.
+- stdin closed (the run ended, or its process died) ends the worker; so does its parent's
+  end while an invocation runs (`exit_with_parent`), so a killed run never leaves it running.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from typing import Any, TextIO
 
-from assetgraph._fast_exit import exit_now
+from assetgraph._fast_exit import exit_now, exit_with_parent
 
 __all__ = ["main", "node_dict", "first_line"]
 
@@ -58,18 +57,6 @@ def node_dict(r: Any) -> dict[str, Any]:
     }
 
 
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: stdin's end still stops the worker
-        pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        sys.exit(0)
-
-
 def _reply(out: TextIO, message: dict[str, Any]) -> None:
     out.write(json.dumps(message) + "\n")
     out.flush()
@@ -78,7 +65,7 @@ def _reply(out: TextIO, message: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:  # ends the process when stdin closes
     argv = sys.argv[1:] if argv is None else argv
     common, parent = json.loads(argv[0]), int(argv[1])
-    _die_with_parent(parent)
+    exit_with_parent(parent)
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # dbt prints to stdout: send it to stderr, never into the replies
     from dbt.cli.main import dbtRunner
