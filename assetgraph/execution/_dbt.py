@@ -106,7 +106,9 @@ class DbtInvoker:
             self._spawn()
 
     def _spawn(self) -> None:
-        if self._worker is None or self._worker.poll() is not None:
+        if self._worker is not None and self._worker.poll() is not None:
+            self._stop()  # it died since its last reply
+        if self._worker is None:
             env = {**os.environ, **dbt_env(self.env)}
             self._worker = subprocess.Popen(
                 [sys.executable, "-m", "assetgraph.execution._dbt_worker", json.dumps(self._common()),
@@ -120,7 +122,7 @@ class DbtInvoker:
         line = self._worker.stdout.readline()
         if not line:
             code = self._worker.wait()
-            self._worker = None
+            self._stop()
             raise DbtWorkerLost("worker", f"the dbt worker process exited ({code})")
         return json.loads(line)
 
@@ -146,6 +148,7 @@ class DbtInvoker:
             self._stop()
 
     def _stop(self) -> None:
+        """The one place a worker ends, alive or dead: its pipes closed, the process reaped."""
         worker, self._worker = self._worker, None
         if worker is not None:
             try:
@@ -155,6 +158,8 @@ class DbtInvoker:
             except (OSError, subprocess.TimeoutExpired):
                 worker.kill()
                 worker.wait()
+            if worker.stdout is not None:
+                worker.stdout.close()
 
     def invoke(self, command: str, select: Sequence[str], extra: Sequence[str] = ()) -> DbtRunResult:
         with self._lock:
@@ -169,7 +174,7 @@ class DbtInvoker:
             worker.stdin.write(json.dumps({"args": args}) + "\n")
             worker.stdin.flush()
         except OSError:  # the worker died since its last reply
-            self._worker = None
+            self._stop()
             raise DbtWorkerLost(command, "the dbt worker process exited") from None
         reply = self._read()
         self._invocations += 1

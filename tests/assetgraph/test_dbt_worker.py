@@ -87,3 +87,6 @@ def test_the_worker_ends_when_its_run_is_killed(shop_env):
         assert _gone(worker)
     finally:
         run.kill()
+        run.wait()
+        run.stdin.close()
+        run.stdout.close()
