@@ -34,9 +34,11 @@ source as (
 
 changed_submissions as (
 
-    -- submissions with a row landed since the last run
+    -- submissions with a row landed since the last run. It reads the table, not the `source`
+    -- CTE: Postgres materializes a CTE used twice, which wrote all of raw.signups to a temporary
+    -- file (and hid the BRIN index on `_loaded_at`): 0.66 s instead of 0.26 s at 1M rows
     select distinct trim(submission_id) as submission_id
-    from source
+    from {{ source('raw', 'signups') }}
     where
         _loaded_at > {{ high_water_mark(this, '_loaded_at') }}
 
