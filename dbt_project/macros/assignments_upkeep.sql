@@ -48,13 +48,58 @@
 {%- endmacro %}
 
 
+{#- Most nights the sync applied nearly every stored row, so on Postgres the rows still owed are
+    kept aside, the table is emptied and they are put back: measured on night 2 of `make bench`
+    (all 523,296 rows applied), a DELETE joined with the ledger took 0.55 s and left every row
+    dead for the night's later scans. When at least half the rows are still owed (the sync was
+    down), or another session holds a lock on the mart (TRUNCATE waits for every reader), it is
+    the plain DELETE. Both are inside the model's transaction: a failure leaves the mart as it was.
+    Redshift: the DELETE (its TRUNCATE commits the transaction). -#}
 {% macro forget_applied_assignments() -%}
     {%- if execute and is_incremental() -%}
+        {%- set done_statuses = sql_string_list(var('ledger_done_statuses')) -%}
+        {%- set delete_applied -%}
         delete from {{ this }}
         using {{ source('sync', 'van_sync_ledger') }} as ledger
         where
             {{ this }}.van_id = ledger.van_id
-            and ledger.status in ({{ sql_string_list(var('ledger_done_statuses')) }})
+            and ledger.status in ({{ done_statuses }})
+        {%- endset -%}
+        {%- if target.type == 'postgres' -%}
+        do $forget_applied$
+        declare
+            kept bigint;
+            stored bigint;
+        begin
+            drop table if exists assignments__still_owed;
+            create temporary table assignments__still_owed on commit drop as
+            select stored_rows.*
+            from {{ this }} as stored_rows
+            where not exists (
+                select 1 from {{ source('sync', 'van_sync_ledger') }} as ledger
+                where ledger.van_id = stored_rows.van_id and ledger.status in ({{ done_statuses }})
+            );
+            get diagnostics kept = row_count;
+            select count(*) into stored from {{ this }};
+            if kept = stored then
+                return;
+            end if;
+            if kept * 2 <= stored then
+                begin
+                    lock table {{ this }} in access exclusive mode nowait;
+                    truncate {{ this }};
+                    insert into {{ this }} select * from assignments__still_owed;
+                    return;
+                exception when lock_not_available then
+                    null;  -- a reader holds the mart: delete instead
+                end;
+            end if;
+            {{ delete_applied }};
+        end
+        $forget_applied$
+        {%- else -%}
+        {{ delete_applied }}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -38,15 +38,36 @@ NIGHT_3_SIGNUPS = [
 ]
 
 
+NIGHT_4_SIGNUPS = [
+    ("n5", "volunteer-signup", "2026-11-04 12:00+00", "New", "Five", "n5@example.org", None, None,
+     700005, None, "2026-11-05 02:00:00+00"),
+]
+
+
+def _night_with_reader(db, dbt, filenodes):
+    """Only the incremental build: the full refresh would wait for the reader's lock."""
+    before = db.rows(FILENODE)[0][0]
+    build = dbt("build")
+    filenodes.extend([before, db.rows(FILENODE)[0][0]])
+    return build, db.rows(ROWS)
+
+
 def _ledger(db, rows) -> None:
     for van_id, code, status in rows:
         db.execute("delete from sync.van_sync_ledger where van_id = %s", (van_id,))
         db.execute("insert into sync.van_sync_ledger values (%s, %s, %s, now())", (van_id, code, status))
 
 
-def _night(db, dbt):
-    """`dbt build` (incremental), the mart, then a full refresh of the mart and its rows."""
+FILENODE = f"select pg_relation_filenode('{MART}')"  # TRUNCATE gives the table a new file; DELETE does not
+
+
+def _night(db, dbt, filenodes=None):
+    """`dbt build` (incremental), the mart, then a full refresh of the mart and its rows.
+    `filenodes`: gets the mart's file before and after the build."""
+    before = db.rows(FILENODE)[0][0]
     build = dbt("build")
+    if filenodes is not None:
+        filenodes.extend([before, db.rows(FILENODE)[0][0]])
     incremental = db.rows(ROWS)
     dbt("run", "--full-refresh", "--select", "van_source_code_assignments")
     rebuilt = db.rows(ROWS)
@@ -68,12 +89,25 @@ def nights(module_warehouse, tmp_path_factory):
     _ledger(db, [(1001, 100101, "applied"), (1002, 100203, "not_found"), (1003, 100001, "pending"),
                  (700003, 100203, "applied")])
     fx.insert_signups(db, NIGHT_2_SIGNUPS)
-    seen["night2"] = _night(db, dbt)
+    seen["night2"] = _night(db, dbt, seen.setdefault("night2_files", []))
 
     owed = [(van, code, "applied") for van, code, *_ in seen["night2"][1]]
     _ledger(db, owed)
     fx.insert_signups(db, NIGHT_3_SIGNUPS)
-    seen["night3"] = _night(db, dbt)
+    seen["night3"] = _night(db, dbt, seen.setdefault("night3_files", []))
+
+    # night 4: everyone applied again, one more person, and an analyst's open transaction has
+    # read the mart (it holds a lock until it ends): the night must not wait for it
+    _ledger(db, [(van, code, "applied") for van, code, *_ in seen["night3"][1]])
+    fx.insert_signups(db, NIGHT_4_SIGNUPS)
+    reader = Db(module_warehouse)
+    reader.conn.autocommit = False
+    reader.rows(f"select count(*) from {MART}")
+    try:
+        seen["night4"] = _night_with_reader(db, dbt, seen.setdefault("night4_files", []))
+    finally:
+        reader.conn.rollback()
+        reader.close()
     yield seen
     db.close()
 
@@ -104,3 +138,20 @@ def test_night_3_after_everyone_was_applied(nights):
     tests = [r for r in build.run_results["results"]
              if r["unique_id"].startswith("test.") and "van_source_code_assignments" in r["unique_id"]]
     assert tests and all(r["status"] == "pass" for r in tests)
+
+
+def test_a_night_that_finds_most_rows_applied_rewrites_the_mart_instead_of_deleting(nights):
+    # night 3: every stored row was applied, so the mart is emptied (a new file), not deleted
+    # row by row; night 2 kept most rows (failures, pending), so it deleted the applied one
+    night2_before, night2_after = nights["night2_files"]
+    night3_before, night3_after = nights["night3_files"]
+    assert night3_after != night3_before
+    assert night2_after == night2_before
+
+
+def test_a_reader_holding_the_mart_makes_the_night_delete_instead_of_waiting(nights):
+    build, incremental = nights["night4"]
+    before, after = nights["night4_files"]
+    assert after == before  # no TRUNCATE: it would have waited for the reader
+    assert [r[0] for r in incremental] == [700005]  # the applied rows are gone all the same
+    assert build.rows_affected("van_source_code_assignments") == 1
