@@ -223,18 +223,34 @@ class DbtInvoker:
 
 class _Wave:
     """Builds announced nodes together: the first announced step to call `serve()` runs every
-    announced node not yet started in one invocation; the others find their result waiting."""
+    announced node not yet started in one invocation; the others find their result waiting.
+
+    An announcement given as a function is asked again when its batch starts (holding the
+    invoker's turn): an invocation that ended meanwhile may have let more nodes join (a node
+    below two parents, the other of which was being built when the wave was announced).
+    A node is built once per run through the wave: announcing it again (its step became ready
+    after a batch built it) adds nothing; its step finds its result."""
 
     def __init__(self) -> None:
         self._cv = threading.Condition()
         self._announced: set[str] = set()
         self._in_flight: set[str] = set()
+        self._taken: set[str] = set()  # every node a batch has built or is building
+        self._plans: list[Callable[[frozenset[str]], Sequence[str]]] = []
         self._results: dict[str, tuple[DbtRunResult | None, BaseException | None]] = {}
 
     def expect(self, selectors: Sequence[str] | Callable[[frozenset[str]], Sequence[str]]) -> None:
         with self._cv:  # serve() takes the announced set under the same lock: no batch starts in between
-            chosen = selectors(frozenset(self._announced)) if callable(selectors) else selectors
-            self._announced.update(chosen)
+            if callable(selectors):
+                self._plans.append(selectors)
+                chosen = selectors(frozenset(self._announced))
+            else:
+                chosen = selectors
+            self._announced.update(s for s in chosen if s not in self._taken)
+
+    def _replan(self) -> None:
+        for plan in self._plans:
+            self._announced.update(s for s in plan(frozenset(self._announced)) if s not in self._taken)
 
     def serve(
         self, selector: str, run: Callable[[Sequence[str]], DbtRunResult], turn: threading.Lock | None = None
@@ -252,9 +268,12 @@ class _Wave:
                     return _unpack(self._results.pop(selector))
                 batch = [selector]
                 if selector in self._announced:  # a retry, or a step nobody announced, runs alone
+                    self._replan()
                     batch += sorted(self._announced - {selector})
                     self._announced.clear()
+                    self._plans.clear()
                 self._in_flight.update(batch)
+                self._taken.update(batch)
             try:
                 outcome: tuple[DbtRunResult | None, BaseException | None] = (run(batch), None)
             except BaseException as exc:  # every step of the batch sees the failure

@@ -138,17 +138,43 @@ def announce_wave(
     ready = [s for s in steps if _dbt_buildable(ctx, s)]
     if not ready:
         return
+    pending, running = tuple(pending), tuple(running)  # the batch may be planned again from a step's thread
     selector = {s.id: _dbt_selector(ctx, s.key) for s in [*steps, *pending, *running] if _dbt_buildable(ctx, s)}
+    in_dbt = {s.id: s for s in running if s.id in selector}
+
+    def through(step_id: str) -> bool:
+        step = in_dbt.get(step_id)
+        return finished_ok(step_id) or (step is not None and _passed_in_dbt(ctx, step))
 
     def batch(waiting: frozenset[str]) -> list[str]:
         together = ready + [s for s in running if selector.get(s.id) in waiting]
         together += joinable_below(
             pending, together, joins=lambda s: _dbt_buildable(ctx, s) and not held(s),
-            passes_on=lambda s: _gated_by_dbt_only(ctx, s), finished_ok=finished_ok,
+            passes_on=lambda s: _gated_by_dbt_only(ctx, s), finished_ok=through,
         )
         return [selector[s.id] for s in together]
 
     ctx.dbt.expect(batch)
+
+
+def _passed_in_dbt(ctx: RunContext, step: Step) -> bool:
+    """The running dbt step's node succeeded, and none of its blocking dbt tests failed, in an
+    invocation that has ended: what its step is about to report (it has no other gate). Lets a
+    node below it join a batch before the orchestrator has seen that step finish."""
+    if ctx.dbt is None or ctx.project.dbt is None or not _gated_by_dbt_only(ctx, step):
+        return False
+    sel, uid = _dbt_selector(ctx, step.key), ctx.project.graph.spec(step.key).metadata["dbt_unique_id"]
+    run = next((r for r in reversed(ctx.dbt.history) if sel in r.selected), None)
+    node = run.node(uid) if run is not None else None
+    if node is None or node.status != "success":
+        return False
+    tests = {t_uid: ck for ck, t_uid in ctx.project.dbt.node_for_check.items() if ck.asset == step.key}
+    for test in run.tests:
+        ck = tests.get(test.unique_id)
+        if (ck is not None and ck in ctx.project.graph.checks and test.status in _DBT_FAILED_TEST
+                and ctx.project.graph.checks[ck].blocking and str(ck) not in ctx.allow_failed_checks):
+            return False
+    return True
 
 
 def _run_dbt_asset(ctx: RunContext, step: Step) -> tuple[MaterializeResult, list[CheckOutcome]]:
