@@ -6,7 +6,12 @@
         on_schema_change='fail',
         dist='submission_id',
         sort=['_loaded_at'],
-        indexes=[{'columns': ['_built_at']}],
+        indexes=[
+            {'columns': ['_built_at']},
+            {'columns': ['_loaded_at']},
+            {'columns': ['submission_id']},
+            {'columns': ['email']},
+        ],
         meta={'built_at_column': '_built_at'},
     )
 }}
@@ -21,6 +26,11 @@
     `--full-refresh`.
     `_built_at` is the start of the dbt invocation that wrote the row: a build's tests of this
     model check those rows (`macros/build_scope.sql`), found by the index on it (Postgres).
+    The other indexes (Postgres; Redshift has sort keys instead) serve a night's lookups, so a
+    night reads what it changes, not the table: the high-water mark (`_loaded_at`), the
+    delete+insert on `submission_id`, and int_people_first_touch's new signups (`_loaded_at`)
+    and the signups of the emails it matches (`email`). Measured at 1M rows: each lookup was a
+    full scan of 0.1-0.27 s.
 -#}
 
 with
