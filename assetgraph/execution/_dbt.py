@@ -87,6 +87,7 @@ class DbtInvoker:
     full_refresh: bool = False  # builds rebuild incremental models and reload seeds from scratch
     defer_state: Path | None = None  # `--defer --state DIR`: unselected refs resolve to DIR's relations
     history: list[DbtRunResult] = field(default_factory=list)  # every invocation's results, in order
+    latest: dict[str, DbtRunResult] = field(default_factory=dict)  # selector -> the last ended invocation of it
     _lock: threading.Lock = field(default_factory=threading.Lock)  # one invocation at a time
     _worker: subprocess.Popen | None = None
     _ready: bool = False
@@ -184,6 +185,7 @@ class DbtInvoker:
         result = DbtRunResult(success=bool(reply.get("success")), nodes=nodes, error=reply.get("error", ""),
                               invocation=self._invocations, selected=tuple(select), command=command)
         self.history.append(result)
+        self.latest.update((sel, result) for sel in select)
         return result
 
     def _defer(self) -> list[str]:

@@ -22,7 +22,7 @@ from assetgraph.warehouse import Warehouse
 
 __all__ = [
     "RunContext", "AssetFailed", "announce_wave", "materialize_step", "recheck_step", "skip_step", "failed_step",
-    "record", "evaluate_checks",
+    "record", "evaluate_checks", "passed_in_dbt",
 ]
 
 log = logging.getLogger("assetgraph")
@@ -144,7 +144,7 @@ def announce_wave(
 
     def through(step_id: str) -> bool:
         step = in_dbt.get(step_id)
-        return finished_ok(step_id) or (step is not None and _passed_in_dbt(ctx, step))
+        return finished_ok(step_id) or (step is not None and passed_in_dbt(ctx, step))
 
     def batch(waiting: frozenset[str]) -> list[str]:
         together = ready + [s for s in running if selector.get(s.id) in waiting]
@@ -157,15 +157,16 @@ def announce_wave(
     ctx.dbt.expect(batch)
 
 
-def _passed_in_dbt(ctx: RunContext, step: Step) -> bool:
-    """The running dbt step's node succeeded, and none of its blocking dbt tests failed, in an
-    invocation that has ended: what its step is about to report (it has no other gate). Lets a
-    node below it join a batch before the orchestrator has seen that step finish."""
-    if ctx.dbt is None or ctx.project.dbt is None or not _gated_by_dbt_only(ctx, step):
+def passed_in_dbt(ctx: RunContext, step: Step) -> bool:
+    """The dbt step's node succeeded, and none of its blocking dbt tests failed, in an
+    invocation that has ended: what its step will report (it has no other gate). Lets a node
+    below it join a batch, and the step below it start, before the orchestrator has seen that
+    step finish."""
+    if (ctx.dbt is None or ctx.project.dbt is None or not _dbt_buildable(ctx, step)
+            or not _gated_by_dbt_only(ctx, step)):
         return False
-    sel, uid = _dbt_selector(ctx, step.key), ctx.project.graph.spec(step.key).metadata["dbt_unique_id"]
-    run = next((r for r in reversed(ctx.dbt.history) if sel in r.selected), None)
-    node = run.node(uid) if run is not None else None
+    run = ctx.dbt.latest.get(_dbt_selector(ctx, step.key))
+    node = run.node(ctx.project.graph.spec(step.key).metadata["dbt_unique_id"]) if run is not None else None
     if node is None or node.status != "success":
         return False
     tests = {t_uid: ck for ck, t_uid in ctx.project.dbt.node_for_check.items() if ck.asset == step.key}
