@@ -37,7 +37,7 @@ def exit_now(code: int) -> NoReturn:
 
 
 def exit_with_parent(parent: int, every: float = 0.2) -> None:
-    """In a helper process (the dbt worker, the GX worker): exit as soon as `parent` is no
+    """In a helper process (the dbt worker): exit as soon as `parent` is no
     longer our parent (it exited or was killed; we were re-parented). A daemon thread checks
     `os.getppid()`: unlike PR_SET_PDEATHSIG, it does not fire when the parent's *thread* that
     started us ends, and it works on every POSIX system."""

@@ -243,16 +243,12 @@ class _Wave:
 
     def expect(self, selectors: Sequence[str] | Callable[[frozenset[str]], Sequence[str]]) -> None:
         with self._cv:  # serve() takes the announced set under the same lock: no batch starts in between
-            if callable(selectors):
-                self._plans.append(selectors)
-                chosen = selectors(frozenset(self._announced))
-            else:
-                chosen = selectors
-            self._announced.update(s for s in chosen if s not in self._taken)
+            plan = selectors if callable(selectors) else (lambda _waiting, fixed=tuple(selectors): fixed)
+            self._plans.append(plan)
+            self._announce(plan)
 
-    def _replan(self) -> None:
-        for plan in self._plans:
-            self._announced.update(s for s in plan(frozenset(self._announced)) if s not in self._taken)
+    def _announce(self, plan: Callable[[frozenset[str]], Sequence[str]]) -> None:
+        self._announced.update(s for s in plan(frozenset(self._announced)) if s not in self._taken)
 
     def serve(
         self, selector: str, run: Callable[[Sequence[str]], DbtRunResult], turn: threading.Lock | None = None
@@ -270,7 +266,8 @@ class _Wave:
                     return _unpack(self._results.pop(selector))
                 batch = [selector]
                 if selector in self._announced:  # a retry, or a step nobody announced, runs alone
-                    self._replan()
+                    for plan in self._plans:  # ask again: an invocation that ended may let more join
+                        self._announce(plan)
                     batch += sorted(self._announced - {selector})
                     self._announced.clear()
                     self._plans.clear()
