@@ -212,7 +212,7 @@ def _without_load_columns(payload: Path, columns: Sequence[str], out: Path) -> t
     drop = len(columns) - len(keep)  # the load columns come last
     with open(payload, "rb") as src, open(out, "wb") as dst:
         for line in src:
-            dst.write(line.rsplit(b"\t", drop)[0] + b"\n")
+            dst.write(line.rsplit(b",", drop)[0] + b"\n")  # the load columns hold no comma here
     return keep
 
 

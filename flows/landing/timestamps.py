@@ -19,9 +19,10 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-__all__ = ["TimestampParser"]
+__all__ = ["TimestampParser", "SECONDS"]
 
 _MEMO_LIMIT = 500_000
+SECONDS = frozenset(b":%02d" % n for n in range(60))  # what may follow HH:MM in a `by_minute` hit
 _MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])[Mm])?")
 _DASH, _COLON, _T, _SPACE = ord("-"), ord(":"), ord("T"), ord(" ")
 
@@ -48,7 +49,10 @@ class TimestampParser:
         if b"/" in s:
             p = self.mdy.get(s)
             return self.parse_mdy(s) if p is None else p
-        return self.iso_partition(s)
+        p = self.by_minute.get(s[:16] + s[19:])
+        if p is None or s[16:19] not in SECONDS:
+            return self.iso_partition(s)
+        return p
 
     def iso_partition(self, s: bytes) -> bytes:
         if b"," in s:  # fromisoformat accepts a decimal comma, Postgres does not

@@ -3,8 +3,9 @@
     python tests/flows/landing/landing_child.py '{"warehouse": {...}, "dir": "...", "at": "copy"|"commit",
                                           "strategy": "direct", "partition": null}'
 
-Prints PAUSED when it stops (mid-COPY: the second chunk is ready and the first was sent; or
-after every write of the transaction, just before COMMIT), then blocks on stdin.
+Prints PAUSED when it stops (mid-COPY: the third chunk is ready and the first two were sent, so
+Postgres holds all of the first, as libpq keeps the tail of the latest message until the next
+send; or after every write of the transaction, just before COMMIT), then blocks on stdin.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main() -> None:
 
     def on_chunk(_stats: object) -> None:
         chunks["n"] += 1
-        if chunks["n"] == 2:
+        if chunks["n"] == 3:
             pause()
 
     hooks = {"on_chunk": on_chunk} if cfg["at"] == "copy" else {"before_commit": pause}

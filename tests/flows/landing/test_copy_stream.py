@@ -1,6 +1,6 @@
 """CopyStream and TimestampParser: CSV in, COPY data out, bad rows quarantined with reasons.
 
-The COPY output is read back as Postgres reads COPY text format (tab-separated, backslash
+The COPY output is read back as Postgres reads COPY text format (comma-separated here, backslash
 escapes, an empty field is NULL), so each test checks the values Postgres would store. The last test runs the timestamps
 through a real Postgres."""
 
@@ -33,17 +33,32 @@ def drain(s: CopyStream, block_bytes: int | None = None) -> list[dict[str, str]]
     data = b""
     while chunk := s.read():
         data += chunk
-    assert s.copy_options == "format text, null ''"
+    assert s.copy_options == "format text, delimiter ',', null ''"
     out = []
     for line in data.decode("utf-8").split("\n")[:-1]:
-        rec = [_UNESCAPE.sub(lambda m: _ESCAPED[m[1]], f) for f in line.split("\t")]
+        rec = _text_fields(line)
         assert len(rec) == len(s.copy_columns)
         out.append(dict(zip(s.copy_columns, rec)))
     return out
 
 
-_ESCAPED = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-_UNESCAPE = re.compile(r"\\(.)")
+_ESCAPED = {"n": "\n", "r": "\r", "t": "\t"}  # any other escaped character stands for itself
+
+
+def _text_fields(line: str) -> list[str]:
+    """One line of COPY text format with delimiter ',', as Postgres splits and unescapes it."""
+    fields, field, chars = [], [], iter(line)
+    for c in chars:
+        if c == "\\":
+            e = next(chars)
+            field.append(_ESCAPED.get(e, e))
+        elif c == ",":
+            fields.append("".join(field))
+            field = []
+        else:
+            field.append(c)
+    fields.append("".join(field))
+    return fields
 
 
 def test_clean_rows_pass_through_with_line_numbers_and_partitions(tmp_path):
@@ -156,7 +171,7 @@ def test_header_problems_name_the_file_and_column(tmp_path):
         drain(stream(write_csv(tmp_path / "header.csv", [])))
     assert drain(stream(write_csv(tmp_path / "header2.csv", []), allow_header_only=True)) == []
     with pytest.raises(CorruptFileError, match="trunc.csv.gz: cannot be read"):
-        raw = gzip.compress(("\n".join(",".join(row(i)) for i in range(3000))).encode())
+        raw = gzip.compress(("\n".join(",".join(r) for r in [HEADER] + [row(i) for i in range(3000)])).encode())
         drain(stream(write_text(tmp_path / "trunc.csv.gz", raw[: len(raw) // 2])))
 
 

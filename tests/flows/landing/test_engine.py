@@ -282,14 +282,17 @@ def test_two_concurrent_runs_land_each_file_once(warehouse, tmp_path):
 
 
 def test_every_value_lands_as_exported(warehouse, tmp_path):
-    """Text columns byte for byte (spaces, case, quotes, commas, accents), blanks as NULL, VAN
-    IDs as integers, each row at its line: checked against the csv module's reading of the files."""
+    """Text columns byte for byte (spaces, case, quotes, commas, tabs, backslashes, accents),
+    blanks as NULL, VAN IDs as integers, each row at its line, a comma in the file name: checked
+    against the csv module's reading of the files (COPY's delimiter is the comma, escaped)."""
     import csv as csv_module
 
     files = generate(tmp_path / "in", SampleConfig(rows=1500, days=2, seed=13, messy_van_id_fraction=0))
-    extra = [row(1, email=" Ünïcode.Person@Example.org "), row(2)]
+    extra = [row(1, email=" Ünïcode.Person@Example.org "), row(2), row(3), row(4)]
     extra[1][4] = 'She said "hi", then\nleft'
-    write_csv(tmp_path / "in" / "signups_zz_extra.csv", extra, newline="\n")
+    extra[2][3] = "tab\there"  # a tab is data, passed through as it is
+    extra[3][3], extra[3][4], extra[3][11] = "\\,\\n", ",,", "back\\slash\\"
+    write_csv(tmp_path / "in" / "signups_zz, extra.csv", extra, newline="\n")
     land(warehouse, tmp_path / "in")
 
     expected = {}
@@ -309,7 +312,7 @@ def test_every_value_lands_as_exported(warehouse, tmp_path):
                                            email, phone, zip, van_id, utm_source, utm_medium, utm_campaign
                                     from raw.signups""")
     }
-    assert len(got) == sum(f.landable for f in files) + 2
+    assert len(got) == sum(f.landable for f in files) + 4
     assert got == expected
 
 
