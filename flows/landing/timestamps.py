@@ -8,9 +8,9 @@ same way Python does:
 - US style: `M/D/YYYY H:MM[:SS]`, optionally followed by `AM`/`PM`.
 
 Times without an offset are in the table's zone. The partition date is the date in that zone.
-Results are memoised per minute (per text for the US style), so validating a million rows costs
-one `fromisoformat` and one dict lookup per row. Everything works on ASCII bytes, the form the
-landing code reads files in.
+Results are memoised per minute (per text for the US style): an ISO text whose minute and offset
+were seen before costs one dict lookup and a check of its seconds, anything else one
+`fromisoformat`. Everything works on ASCII bytes, the form the landing code reads files in.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ _DASH, _COLON, _T, _SPACE = ord("-"), ord(":"), ord("T"), ord(" ")
 class TimestampParser:
     """`partition(b"2026-11-01T23:30:00-05:00") == b"2026-11-02"` (zone UTC); `b""` = invalid.
 
-    `iso`, `by_minute` and `mdy` are the memo dicts; the landing hot loop reads them directly
-    and calls `parse_iso` / `parse_mdy` on a miss."""
+    `iso`, `by_minute` and `mdy` are the memo dicts. `partition` tries them first; the landing
+    hot loop does the same inline (a method call per row costs more than the lookup) and calls
+    `iso_partition` / `parse_mdy` on a miss."""
 
     def __init__(self, timezone: str = "UTC") -> None:
         self.timezone = timezone
