@@ -498,7 +498,7 @@ class CopyStream:
             return
         names, pii, ts = self._names, self._pii, self._ts
         s = fields[self._ts_i].strip()
-        p = ts.partition(s.encode("ascii")) if s and s.isascii() else b""
+        p = ts.partition_text(s) if s else b""
         if not p:
             col = names[self._ts_i]
             if not s:

@@ -69,11 +69,9 @@ class TimestampParser:
             self.by_minute[s[:16] + s[19:]] = p
         return p
 
-    def partition_text(self, s: str) -> str:
-        """`partition` for a str; '' when invalid."""
-        if not s.isascii():
-            return ""
-        return self.partition(s.encode("ascii")).decode("ascii")
+    def partition_text(self, s: str) -> bytes:
+        """`partition` for a str (a parsed CSV field); b'' when invalid."""
+        return self.partition(s.encode("ascii")) if s.isascii() else b""
 
     def parse_iso(self, s: bytes, d: dt.datetime) -> bytes:
         """The partition of `s`, already parsed as `d` by fromisoformat; b'' when the shape is
